@@ -1,0 +1,81 @@
+# Custodia: `make run` builds the warehouse from the bundled sample and serves the dashboard;
+# `make test` runs lint and the whole test suite. Both set up .venv themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data/sample
+WAREHOUSE ?= data/warehouse/custodia.duckdb
+PORT ?= 8501
+
+export CUSTODIA_WAREHOUSE ?= $(abspath $(WAREHOUSE))
+export CUSTODIA_LANDING ?= $(abspath $(DATA))
+export DAGSTER_HOME ?= $(abspath .dagster_home)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+
+.PHONY: help run build dashboard test lint format bench ui clean browser
+
+help:
+	@echo "make run    build the warehouse from $(DATA), then serve the dashboard on 127.0.0.1:$(PORT)"
+	@echo "make test   lint (ruff, sqlfluff) then pytest"
+	@echo "make lint | make bench | make ui (Dagster UI) | make clean"
+
+# --- environment ------------------------------------------------------------------------
+# Reinstalled when pyproject.toml changes (the stamp is older than it).
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml:
+	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\n' > $@
+
+# Debian's Chromium for the browser test (never `playwright install`: it downloads browsers).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian chromium for the browser test"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+
+# --- the two commands -------------------------------------------------------------------
+run: build dashboard
+
+build: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/custodia build --data $(CUSTODIA_LANDING) --warehouse $(CUSTODIA_WAREHOUSE)
+
+dashboard: $(VENV)/.installed
+	$(BIN)/custodia dashboard --warehouse $(CUSTODIA_WAREHOUSE) --port $(PORT)
+
+test: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml browser lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project --disable-progress-bar --nocolor
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# --- the rest ---------------------------------------------------------------------------
+bench: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m orchestration.bench
+
+ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(VENV) .dagster_home data/warehouse data/bench dbt_project/target dbt_project/logs \
+	  .pytest_cache .ruff_cache .hypothesis build *.egg-info

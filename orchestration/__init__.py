@@ -1,0 +1,1 @@
+"""Custodia: facility-stock pipeline and warehouse (Dagster, DuckDB, dbt)."""

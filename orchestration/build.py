@@ -1,0 +1,225 @@
+"""``custodia build``: materialize the whole asset graph in-process and publish atomically.
+
+The build never writes the warehouse readers use. It copies the current warehouse (if any) to
+``<warehouse>.building``, runs every stage there (ingest, then dbt), and only when every stage
+succeeded replaces the warehouse file with ``os.replace`` (atomic on one filesystem). A reader
+that opened the old file keeps reading it; the next connection sees the new one. A failed build
+removes its working copy and leaves the last good warehouse serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from orchestration import settings
+
+
+class BuildError(Exception):
+    """A build that cannot start or did not succeed, with a one-line reason."""
+
+
+@dataclass
+class StageReport:
+    name: str
+    ok: bool
+    seconds: float
+    assets_materialized: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildReport:
+    warehouse: Path
+    stages: list[StageReport] = field(default_factory=list)
+    ingest: list[dict] = field(default_factory=list)  # per entity: files, rows, rejects
+    exceptions_by_code: dict[str, int] = field(default_factory=dict)
+    published: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.stages) and all(s.ok for s in self.stages) and self.published
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _run_stage(name, job, keys, instance) -> StageReport:
+    start = time.perf_counter()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(
+        asset_selection=keys, instance=instance, raise_on_error=False, run_config=quiet
+    )
+    checks = result.get_asset_check_evaluations()
+    report = StageReport(
+        name=name,
+        ok=result.success,
+        seconds=time.perf_counter() - start,
+        assets_materialized=len(result.get_asset_materialization_events()),
+        checks_passed=sum(1 for c in checks if c.passed),
+        checks_failed=sum(1 for c in checks if not c.passed),
+    )
+    for c in checks:
+        if not c.passed:
+            report.failures.append(
+                f"check {c.asset_key.to_user_string()}:{c.check_name} failed"
+                f" ({c.severity.value.lower()})"
+            )
+    for ev in result.get_step_failure_events():
+        err = ev.step_failure_data.error
+        msg = err.message.strip().splitlines()[0] if err else "unknown error"
+        report.failures.append(f"step {ev.step_key} failed: {msg}")
+    return report
+
+
+def _summarise(path: Path, report: BuildReport) -> None:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = {
+            (s, t)
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+        if ("audit", "ingested_files") in tables:
+            rows = con.execute(
+                """
+                select entity, count(*) as files,
+                       count(*) filter (where status = 'FAILED') as failed_files,
+                       coalesce(sum(rows_loaded), 0) as rows_loaded,
+                       coalesce(sum(rows_rejected), 0) as rows_rejected
+                from audit.ingested_files group by entity order by entity
+                """
+            ).fetchall()
+            report.ingest = [
+                dict(
+                    zip(
+                        ("entity", "files", "failed_files", "rows_loaded", "rows_rejected"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in rows
+            ]
+        if ("marts", "fct_exceptions") in tables:
+            report.exceptions_by_code = dict(
+                con.execute(
+                    "select code, count(*) from marts.fct_exceptions group by code order by code"
+                ).fetchall()
+            )
+    finally:
+        con.close()
+
+
+def _print_summary(report: BuildReport, echo: Callable[[str], None]) -> None:
+    if report.ingest:
+        echo("  deliveries (all builds so far):")
+        echo(f"    {'entity':<20}{'files':>7}{'failed':>8}{'loaded':>12}{'rejected':>10}")
+        for r in report.ingest:
+            echo(
+                f"    {r['entity']:<20}{r['files']:>7}{r['failed_files']:>8}"
+                f"{r['rows_loaded']:>12,}{r['rows_rejected']:>10,}"
+            )
+    for s in report.stages:
+        echo(
+            f"  {s.name}: {'ok' if s.ok else 'FAILED'} in {s.seconds:.1f} s, "
+            f"{s.assets_materialized} assets, checks {s.checks_passed} passed / "
+            f"{s.checks_failed} failed"
+        )
+    if report.exceptions_by_code:
+        total = sum(report.exceptions_by_code.values())
+        by_code = ", ".join(f"{k} {v}" for k, v in report.exceptions_by_code.items())
+        echo(f"  exceptions: {total} ({by_code})")
+
+
+def run_build(
+    data: Path,
+    warehouse: Path,
+    *,
+    echo: Callable[[str], None] = print,
+) -> BuildReport:
+    """Ingest ``data`` and build every model into ``warehouse``; publish only on success."""
+    data, warehouse = Path(data), Path(warehouse)
+    if not data.is_dir():
+        raise BuildError(
+            f"landing folder {data} does not exist (pass --data or set {settings.LANDING_ENV})"
+        )
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    work = warehouse.with_name(warehouse.name + ".building")
+    _remove(work)
+    if warehouse.exists():
+        shutil.copy2(warehouse, work)
+
+    report = BuildReport(warehouse=warehouse)
+    echo(f"custodia build: {data} -> {warehouse}")
+    try:
+        with _environment(**{settings.WAREHOUSE_ENV: str(work), settings.LANDING_ENV: str(data)}):
+            from orchestration.definitions import defs
+
+            job = defs.resolve_implicit_global_asset_job_def()
+            keys = list(defs.resolve_all_asset_keys())
+            ingest_keys = [k for k in keys if k.path[0] == "raw"]
+            model_keys = [k for k in keys if k.path[0] != "raw"]
+            instance = _instance()
+            stages = [("ingest", ingest_keys), ("dbt build", model_keys)]
+            for i, (name, stage_keys) in enumerate(stages, 1):
+                if not stage_keys:
+                    continue
+                echo(f"[{i}/{len(stages)}] {name}: {len(stage_keys)} assets ...")
+                stage = _run_stage(name, job, stage_keys, instance)
+                report.stages.append(stage)
+                for f in stage.failures:
+                    echo(f"    {f}")
+                if not stage.ok:
+                    break
+        if work.exists():
+            _summarise(work, report)
+        _print_summary(report, echo)
+        if report.stages and all(s.ok for s in report.stages):
+            con = duckdb.connect(str(work))
+            con.execute("checkpoint")
+            con.close()
+            os.replace(work, warehouse)
+            report.published = True
+            echo(f"custodia build: published {warehouse}")
+        else:
+            failed = next((s for s in report.stages if not s.ok), None)
+            reason = failed.failures[0] if failed and failed.failures else "no stage ran"
+            echo(f"custodia build: FAILED ({reason}); the previous warehouse is unchanged")
+    finally:
+        _remove(work)
+    return report

@@ -1,0 +1,121 @@
+"""The ``custodia`` command: generate exports, build the warehouse, serve the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration import settings
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration.generator import generate
+
+    summary = generate(
+        Path(args.out),
+        seed=args.seed,
+        scale=args.scale,
+        fmt=args.format,
+        **({"fault_rate": args.fault_rate} if args.fault_rate is not None else {}),
+    )
+    rows = summary.get("rows", {})
+    print(f"custodia generate: wrote {args.out} (scale {args.scale}, seed {args.seed})")
+    for entity, n in rows.items():
+        print(f"  {entity:<20} {n:>12,} rows")
+    if "seconds" in summary:
+        print(f"  in {summary['seconds']:.1f} s")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from orchestration.build import run_build
+
+    data = Path(args.data).expanduser().resolve() if args.data else settings.landing_path()
+    warehouse = (
+        Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
+    )
+    report = run_build(data, warehouse, echo=print)
+    return 0 if report.ok else 1
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    warehouse = (
+        Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
+    )
+    app = settings.PROJECT_ROOT / "dashboards" / "app.py"
+    env = {**os.environ, settings.WAREHOUSE_ENV: str(warehouse)}
+    env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+    print(f"custodia dashboard: serving {warehouse} at http://{args.host}:{args.port}", flush=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    return subprocess.call(cmd, env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="custodia",
+        description="Facility-stock warehouse: generate exports, build, serve the dashboard.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="simulate an organization and write export files")
+    gen.add_argument("--out", required=True, help="landing folder to write")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--scale", default="tiny", choices=["tiny", "small", "medium", "large"])
+    gen.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    gen.add_argument(
+        "--fault-rate",
+        type=float,
+        default=None,
+        help="share of records that carry an injected fault",
+    )
+    gen.set_defaults(func=_cmd_generate)
+
+    b = sub.add_parser("build", help="ingest the landing folder and build every mart")
+    b.add_argument(
+        "--data", help=f"landing folder (default ${settings.LANDING_ENV} or data/sample)"
+    )
+    b.add_argument(
+        "--warehouse",
+        help=f"DuckDB file (default ${settings.WAREHOUSE_ENV} or data/warehouse/custodia.duckdb)",
+    )
+    b.set_defaults(func=_cmd_build)
+
+    d = sub.add_parser("dashboard", help="serve the Streamlit dashboard on 127.0.0.1")
+    d.add_argument("--warehouse")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8501)
+    d.set_defaults(func=_cmd_dashboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    args = build_parser().parse_args(argv)
+    from orchestration.build import BuildError
+
+    try:
+        return args.func(args)
+    except BuildError as exc:
+        print(f"custodia {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
