@@ -1,0 +1,34 @@
+"""Shared test setup: no telemetry, an ephemeral Dagster instance, one sample warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestration import settings
+
+os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
+os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+# Tests run on an ephemeral Dagster instance, never on the developer's .dagster_home.
+os.environ.pop("DAGSTER_HOME", None)
+
+SAMPLE = settings.PROJECT_ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory) -> Path:
+    """The bundled sample built once by `custodia build` (ingest + dbt) into a temp file."""
+    from orchestration.build import run_build
+
+    path = tmp_path_factory.mktemp("sample_warehouse") / "custodia.duckdb"
+    report = run_build(SAMPLE, path, echo=lambda _line: None)
+    assert report.ok, [f for s in report.stages for f in s.failures]
+    return path
