@@ -1,0 +1,233 @@
+"""Load delivered files into the warehouse: the plain-Python entry point of ingestion.
+
+Per file, in lexical order of its path relative to the landing folder:
+
+1. sha256 of the bytes; the same path and sha256 already in ``audit.ingested_files`` → skip
+   (status ``UNCHANGED``, nothing written). A changed file under the same name is a new delivery.
+2. read as text (``readers``), validate (``validate``), split good rows from rejects;
+3. in ONE DuckDB transaction: append good rows to ``raw.<entity>``, rejects to
+   ``audit.rejected_rows`` and the delivery row to ``audit.ingested_files``. A crash anywhere
+   before the commit leaves no trace of the file, so a rerun converges to one clean run.
+
+Whole-file faults (unreadable, empty, truncated, unknown format, missing contract columns) are
+committed as a ``FAILED`` delivery with an ``error`` and no rows; the next file still loads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from orchestration.contract import ENTITIES, LINEAGE_COLUMNS
+from orchestration.ingest import audit
+from orchestration.ingest.readers import Delivery, FileFault, discover, read_text, sha256_of
+from orchestration.ingest.validate import MissingColumns, Validated, validate
+
+FIRST_REASONS = 5  # reasons kept on a FileResult for metadata and logs
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one delivered file."""
+
+    entity: str
+    source_file: str
+    sha256: str
+    file_format: str
+    status: str  # LOADED, LOADED_WITH_REJECTS, FAILED, or UNCHANGED (seen before, skipped)
+    file_id: int | None = None
+    rows_read: int | None = None
+    rows_loaded: int | None = None
+    rows_rejected: int | None = None
+    extra_columns: tuple[str, ...] = ()
+    error: str | None = None
+    first_reasons: tuple[str, ...] = field(default=())  # "row 12: quantity '-1' is negative"
+    seconds: float = 0.0
+
+    @property
+    def is_new(self) -> bool:
+        return self.status != "UNCHANGED"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> FileResult:
+    """Ingest one delivered file (see the module docstring); the warehouse must exist."""
+    start = time.perf_counter()
+    data = delivery.path.read_bytes()
+    sha = sha256_of(data)
+    base = dict(
+        entity=delivery.entity,
+        source_file=delivery.source_file,
+        sha256=sha,
+        file_format=delivery.file_format,
+    )
+    if audit.already_ingested(con, delivery.source_file, sha):
+        return FileResult(status="UNCHANGED", **base)
+
+    validated: Validated | None = None
+    error: str | None = None
+    try:
+        validated = validate(delivery.entity, read_text(data, delivery.file_format))
+    except FileFault as exc:
+        error = str(exc)
+    except MissingColumns as exc:
+        error = f"missing required column(s): {exc}; file not loaded"
+    del data
+
+    if validated is None:
+        status = "FAILED"
+    elif validated.rejects.height:
+        status = "LOADED_WITH_REJECTS"
+    else:
+        status = "LOADED"
+    file_id = _write(con, delivery, sha, status, validated, error)
+
+    first = ()
+    if validated is not None and validated.rejects.height:
+        first = tuple(
+            f"row {n}: {r}"
+            for n, r in validated.rejects.head(FIRST_REASONS)
+            .select("row_number", "reasons")
+            .iter_rows()
+        )
+    return FileResult(
+        status=status,
+        file_id=file_id,
+        rows_read=validated.rows_read if validated else None,
+        rows_loaded=validated.good.height if validated else None,
+        rows_rejected=validated.rejects.height if validated else None,
+        extra_columns=tuple(validated.extra_columns) if validated else (),
+        error=error,
+        first_reasons=first,
+        seconds=time.perf_counter() - start,
+        **base,
+    )
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    delivery: Delivery,
+    sha: str,
+    status: str,
+    validated: Validated | None,
+    error: str | None,
+) -> int:
+    """Write the file's rows, rejects and audit row in one transaction; return its file_id."""
+    now = _now()
+    con.execute("begin transaction")
+    try:
+        file_id = audit.next_file_id(con)
+        if validated is not None:
+            _insert_raw(con, delivery, validated.good, file_id, now)
+            _insert_rejects(con, delivery, validated.rejects, file_id, now)
+        _insert_audit_row(con, delivery, sha, status, validated, error, file_id, now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return file_id
+
+
+def _insert_raw(con, delivery: Delivery, good: pl.DataFrame, file_id: int, now) -> None:
+    if not good.height:
+        return
+    entity = ENTITIES[delivery.entity]
+    frame = good.with_columns(
+        pl.lit(file_id, dtype=pl.Int64).alias("_file_id"),
+        pl.lit(delivery.source_file).alias("_source_file"),
+        pl.lit(now, dtype=pl.Datetime("us")).alias("_loaded_at"),
+    ).select(*entity.column_names, *LINEAGE_COLUMNS)
+    cols = ", ".join([*entity.column_names, *LINEAGE_COLUMNS])
+    con.register("_custodia_raw_batch", frame.to_arrow())
+    try:
+        con.execute(
+            f"insert into raw.{entity.name} ({cols}) select {cols} from _custodia_raw_batch"
+        )
+    finally:
+        con.unregister("_custodia_raw_batch")
+
+
+def _insert_rejects(con, delivery: Delivery, rejects: pl.DataFrame, file_id: int, now) -> None:
+    if not rejects.height:
+        return
+    con.register("_custodia_reject_batch", rejects.to_arrow())
+    try:
+        con.execute(
+            """
+            insert into audit.rejected_rows
+                (entity, source_file, row_number, reason_codes, reasons, record, _file_id,
+                 rejected_at)
+            select ?, ?, row_number, reason_codes, reasons, record, ?, ?
+            from _custodia_reject_batch
+            """,
+            [delivery.entity, delivery.source_file, file_id, now],
+        )
+    finally:
+        con.unregister("_custodia_reject_batch")
+
+
+def _insert_audit_row(con, delivery, sha, status, validated, error, file_id, now) -> None:
+    con.execute(
+        """
+        insert into audit.ingested_files
+            (file_id, entity, source_file, sha256, file_format, status, rows_read, rows_loaded,
+             rows_rejected, extra_columns, error, ingested_at)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            file_id,
+            delivery.entity,
+            delivery.source_file,
+            sha,
+            delivery.file_format,
+            status,
+            validated.rows_read if validated else None,
+            validated.good.height if validated else None,
+            validated.rejects.height if validated else None,
+            ";".join(sorted(validated.extra_columns))
+            if validated and validated.extra_columns
+            else None,
+            error,
+            now,
+        ],
+    )
+
+
+def ingest_entity(con: duckdb.DuckDBPyConnection, landing: Path, entity: str) -> list[FileResult]:
+    """Ingest every new file of ``entity`` under ``landing``; one FileResult per file found.
+
+    Creates the schemas and tables if missing. Files already recorded (same path and sha256)
+    come back as ``UNCHANGED`` and write nothing.
+    """
+    if entity not in ENTITIES:
+        raise KeyError(f"unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
+    audit.ensure_warehouse(con)
+    return [ingest_file(con, d) for d in discover(Path(landing), entity)]
+
+
+def ingest_landing(
+    con: duckdb.DuckDBPyConnection, landing: Path, entities: Iterable[str] | None = None
+) -> dict[str, list[FileResult]]:
+    """Ingest every entity (contract order) or the given ones; results per entity."""
+    return {e: ingest_entity(con, landing, e) for e in (entities or ENTITIES)}
+
+
+def ingest_into(
+    warehouse: Path, landing: Path, entities: Iterable[str] | None = None
+) -> dict[str, list[FileResult]]:
+    """Open ``warehouse`` (created if missing), ingest ``landing`` and close it."""
+    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        return ingest_landing(con, landing, entities)
+    finally:
+        con.close()
