@@ -33,8 +33,10 @@ class StageReport:
     seconds: float
     assets_materialized: int = 0
     checks_passed: int = 0
-    checks_failed: int = 0
+    checks_failed: int = 0  # severity ERROR
+    checks_warned: int = 0  # severity WARN: visible, does not stop the build
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,14 +93,16 @@ def _run_stage(name, job, keys, instance) -> StageReport:
         seconds=time.perf_counter() - start,
         assets_materialized=len(result.get_asset_materialization_events()),
         checks_passed=sum(1 for c in checks if c.passed),
-        checks_failed=sum(1 for c in checks if not c.passed),
+        checks_failed=sum(1 for c in checks if not c.passed and c.severity.value == "ERROR"),
+        checks_warned=sum(1 for c in checks if not c.passed and c.severity.value == "WARN"),
     )
     for c in checks:
         if not c.passed:
-            report.failures.append(
-                f"check {c.asset_key.to_user_string()}:{c.check_name} failed"
-                f" ({c.severity.value.lower()})"
-            )
+            name = f"check {c.asset_key.to_user_string()}:{c.check_name}"
+            if c.severity.value == "WARN":
+                report.warnings.append(f"{name} warned")
+            else:
+                report.failures.append(f"{name} FAILED")
     for ev in result.get_step_failure_events():
         err = ev.step_failure_data.error
         msg = err.message.strip().splitlines()[0] if err else "unknown error"
@@ -157,8 +161,8 @@ def _print_summary(report: BuildReport, echo: Callable[[str], None]) -> None:
     for s in report.stages:
         echo(
             f"  {s.name}: {'ok' if s.ok else 'FAILED'} in {s.seconds:.1f} s, "
-            f"{s.assets_materialized} assets, checks {s.checks_passed} passed / "
-            f"{s.checks_failed} failed"
+            f"{s.assets_materialized} assets, checks {s.checks_passed} passed, "
+            f"{s.checks_warned} warned, {s.checks_failed} failed"
         )
     if report.exceptions_by_code:
         total = sum(report.exceptions_by_code.values())
@@ -202,8 +206,8 @@ def run_build(
                 echo(f"[{i}/{len(stages)}] {name}: {len(stage_keys)} assets ...")
                 stage = _run_stage(name, job, stage_keys, instance)
                 report.stages.append(stage)
-                for f in stage.failures:
-                    echo(f"    {f}")
+                for line in stage.failures + stage.warnings:
+                    echo(f"    {line}")
                 if not stage.ok:
                     break
         if work.exists():

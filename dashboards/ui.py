@@ -1,0 +1,163 @@
+"""Small layout helpers shared by the pages: number formats, CSV downloads, messages."""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import date
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboards import queries
+
+# Cells a spreadsheet would read as a formula (or that can smuggle one in): = + - @ tab CR.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return 0.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(number) else number
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN or NaT."""
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, arrays
+        return False
+
+
+def money(value: Any) -> str:
+    """1234.5 -> '$1,234.50'."""
+    number = _number(value)
+    sign = "-" if number < 0 else ""
+    return f"{sign}${abs(number):,.2f}"
+
+
+def units(value: Any) -> str:
+    """1234 -> '1,234'."""
+    return f"{round(_number(value)):,}"
+
+
+def month_label(value: date | pd.Timestamp | None) -> str:
+    return "" if value is None else pd.Timestamp(value).strftime("%B %Y")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Prefix text that a spreadsheet would run as a formula with a single quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: pd.DataFrame) -> bytes:
+    """CSV of `frame` with spreadsheet formulas neutralised, in text cells and headers."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(neutralise_cell)
+    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+    # Quote every text cell, so a CR or LF inside a value cannot split a row.
+    return out.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
+def download_csv(frame: pd.DataFrame, file_name: str, *, key: str, label: str = "") -> None:
+    """A download button for exactly the rows of `frame` (the rows the page shows)."""
+    st.download_button(
+        label or f"Download CSV ({len(frame):,} rows)",
+        data=safe_csv(frame),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        on_click="ignore",  # downloading does not rerun the page
+        icon=":material/download:",
+    )
+
+
+def show_unavailable(exc: queries.WarehouseUnavailable) -> None:
+    """The message a page shows instead of its content when the warehouse cannot answer."""
+    if isinstance(exc, queries.WarehouseBusy):
+        st.info(str(exc), icon=":material/hourglass_top:")
+        return
+    st.warning(str(exc), icon=":material/database_off:")
+    st.markdown("Build the warehouse from the project folder, then refresh this page:")
+    st.code("make run\n# or\ncustodia build", language="bash")
+
+
+def empty_note(frame: pd.DataFrame, what: str) -> bool:
+    """Show a note and return True when `frame` has no rows."""
+    if frame.empty:
+        st.info(f"No {what} match the current selection.", icon=":material/filter_alt_off:")
+        return True
+    return False
+
+
+def facility_label(facilities: pd.DataFrame):
+    """A format_func showing 'F-1 · St. Mary Hospital' for a facility id."""
+    names = dict(zip(facilities["facility_id"], facilities["facility_name"], strict=False))
+
+    def label(facility_id: str) -> str:
+        name = names.get(facility_id)
+        return f"{facility_id} · {name}" if isinstance(name, str) and name else facility_id
+
+    return label
+
+
+def user_label(users: pd.DataFrame):
+    names = dict(zip(users["user_id"], users["full_name"], strict=False))
+
+    def label(user_id: str) -> str:
+        name = names.get(user_id)
+        return f"{user_id} · {name}" if isinstance(name, str) and name else user_id
+
+    return label
+
+
+def severity_colour(title: str | None = "Severity"):
+    """One colour per exception severity, the same on every chart."""
+    return alt.Color(
+        "severity:N",
+        title=title,
+        scale=alt.Scale(
+            domain=list(queries.SEVERITY_ORDER),
+            range=["#d62728", "#ff7f0e", "#bcbd22", "#7f7f7f"],
+        ),
+        legend=None if title is None else alt.Legend(),
+    )
+
+
+def count_axis(title: str):
+    return alt.Axis(title=title, tickMinStep=1, format="d")
+
+
+_DATE_COLUMNS = {
+    "month": "MMM YYYY",
+    "expiration_date": "YYYY-MM-DD",
+    "next_expiration": "YYYY-MM-DD",
+}
+_MONEY_COLUMNS = ("amount", "revenue", "value", "price", "billed_minus_expected")
+
+
+def table(frame: pd.DataFrame, *, key: str | None = None, height: int | str = "auto") -> None:
+    """st.dataframe with money columns shown as dollars and no index, in a keyed container."""
+    config: dict[str, Any] = {
+        column: st.column_config.NumberColumn(format="dollar")
+        for column in frame.columns
+        if any(hint in str(column) for hint in _MONEY_COLUMNS)
+        and pd.api.types.is_numeric_dtype(frame[column])
+    }
+    for column, fmt in _DATE_COLUMNS.items():
+        if column in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[column]):
+            config[column] = st.column_config.DateColumn(format=fmt)
+    # The key goes on a container: st.dataframe only records keys of selectable tables, and
+    # tests find a table by its container's key.
+    with st.container(key=key):
+        st.dataframe(frame, hide_index=True, column_config=config, height=height)

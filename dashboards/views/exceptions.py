@@ -1,0 +1,54 @@
+"""Exceptions: records that break the rules, by code and severity."""
+
+import altair as alt
+import streamlit as st
+
+from dashboards import queries as q
+from dashboards import ui
+
+st.title("Exceptions")
+st.caption("One row per offending record (`fct_exceptions`). Codes are described in docs/rules.md.")
+
+codes = q.exception_codes()
+facilities = q.facilities()
+c1, c2, c3 = st.columns([3, 2, 3])
+selected_codes = c1.multiselect(
+    "Code", codes["code"].tolist(), key="exc_code", placeholder="All codes"
+)
+selected_severities = c2.multiselect(
+    "Severity",
+    [s for s in q.SEVERITY_ORDER if s in set(codes["severity"])]
+    + sorted(set(codes["severity"].dropna()) - set(q.SEVERITY_ORDER)),
+    key="exc_severity",
+    placeholder="All severities",
+)
+selected_facilities = c3.multiselect(
+    "Facility",
+    facilities["facility_id"].tolist(),
+    format_func=ui.facility_label(facilities),
+    key="exc_facility",
+    placeholder="All facilities",
+)
+
+rows = q.exceptions(selected_codes, selected_severities, selected_facilities)
+counts = rows["severity"].value_counts()
+columns = st.columns(len(q.SEVERITY_ORDER) + 1)
+columns[0].metric("Exceptions", ui.units(len(rows)), border=True)
+for column, severity in zip(columns[1:], q.SEVERITY_ORDER, strict=True):
+    column.metric(severity.capitalize(), ui.units(counts.get(severity, 0)), border=True)
+
+if not ui.empty_note(rows, "exceptions"):
+    by_code = rows.groupby(["code", "severity"], as_index=False).size()
+    chart = (
+        alt.Chart(by_code)
+        .mark_bar()
+        .encode(
+            x=alt.X("size:Q", axis=ui.count_axis("Exceptions")),
+            y=alt.Y("code:N", sort="-x", title=None),
+            color=ui.severity_colour(),
+            tooltip=["code", "severity", "size"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    ui.table(rows, key="exc_table")
+    ui.download_csv(rows, "exceptions.csv", key="exc_csv")

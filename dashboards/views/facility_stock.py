@@ -1,0 +1,105 @@
+"""Facility stock: what each hospital holds, by product, lot and expiry, and who may use it."""
+
+import altair as alt
+import streamlit as st
+
+from dashboards import queries as q
+from dashboards import ui
+
+st.title("Facility stock")
+st.caption(
+    "Items sold to a facility on a stocking order and not yet used or returned. "
+    "Using them in a case is non-sale usage: they were already billed."
+)
+
+facilities = q.facilities()
+EXPIRY_WINDOWS = {
+    None: "Any expiry",
+    30: "Expiring within 30 days",
+    90: "Within 90 days",
+    180: "Within 180 days",
+    365: "Within a year",
+}
+
+c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
+selected_facilities = c1.multiselect(
+    "Facility",
+    facilities["facility_id"].tolist(),
+    format_func=ui.facility_label(facilities),
+    key="fs_facility",
+    placeholder="All facilities",
+)
+selected_lines = c2.multiselect(
+    "Product line", q.product_lines(), key="fs_product_line", placeholder="All lines"
+)
+selected_catalogs = c3.multiselect(
+    "Catalog number", q.catalog_numbers(), key="fs_catalog", placeholder="All products"
+)
+lot = c4.text_input("Lot contains", key="fs_lot", placeholder="e.g. LOT-A")
+window = c5.selectbox(
+    "Expiry window", list(EXPIRY_WINDOWS), format_func=EXPIRY_WINDOWS.get, key="fs_expiry"
+)
+flt = q.StockFilter(
+    facilities=tuple(selected_facilities),
+    product_lines=tuple(selected_lines),
+    catalog_numbers=tuple(selected_catalogs),
+    lot=lot,
+    expiring_within_days=window,
+)
+
+levels = q.facility_stock_levels(flt)
+items = q.facility_stock_items(flt)
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Units on hand", ui.units(levels["quantity_on_hand"].sum()), border=True)
+c2.metric("Value on hand", ui.money(levels["value_on_hand"].sum()), border=True)
+c3.metric("Items", ui.units(len(items)), border=True)
+c4.metric(
+    "Units expiring within 90 days", ui.units(levels["quantity_expiring_90d"].sum()), border=True
+)
+
+st.subheader("Levels by facility and product")
+if not ui.empty_note(levels, "facility-stock levels"):
+    chart = (
+        alt.Chart(levels)
+        .mark_bar()
+        .encode(
+            x=alt.X("quantity_on_hand:Q", title="Units on hand"),
+            y=alt.Y("facility_id:N", title="Facility"),
+            color=alt.Color("product_line:N", title="Product line"),
+            tooltip=[
+                "facility_id",
+                "facility_name",
+                "catalog_number",
+                "product_description",
+                "quantity_on_hand",
+                alt.Tooltip("value_on_hand:Q", format="$,.2f"),
+                "next_expiration",
+            ],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    ui.table(levels, key="fs_levels_table")
+    ui.download_csv(levels, "facility_stock_levels.csv", key="fs_levels_csv")
+
+st.subheader("Items")
+if not ui.empty_note(items, "facility-stock items"):
+    ui.table(items, key="fs_items_table")
+    ui.download_csv(items, "facility_stock_items.csv", key="fs_items_csv")
+
+    st.subheader("Who may use these items now")
+    st.caption(
+        "From `fct_facility_stock_access`: the seller (OWN), sales reps linked to a sharing "
+        "distributor seller (DISTRIBUTOR_SHARE), and a full distributor over its reps' stock "
+        "(DISTRIBUTOR_OVER_REP). Admins reach everything and are not listed."
+    )
+    item_ids = items["item_id"].tolist()
+    chosen = st.selectbox(
+        "Item",
+        [None, *item_ids],
+        key="fs_item",
+        format_func=lambda i: "All items above" if i is None else i,
+    )
+    access = q.item_access([chosen] if chosen else item_ids)
+    if not ui.empty_note(access, "users with access"):
+        ui.table(access, key="fs_access_table")

@@ -1,0 +1,72 @@
+"""Non-sale usage: facility stock consumed in cases, over time, by facility and rep."""
+
+import altair as alt
+import streamlit as st
+
+from dashboards import queries as q
+from dashboards import ui
+
+st.title("Non-sale usage")
+st.caption(
+    "Case lines that consumed facility stock. They carry no revenue: the items were sold on "
+    "the stocking order shown beside each line."
+)
+
+facilities = q.facilities()
+users = q.users()
+c1, c2, c3 = st.columns([3, 3, 2])
+selected_facilities = c1.multiselect(
+    "Facility",
+    facilities["facility_id"].tolist(),
+    format_func=ui.facility_label(facilities),
+    key="nsu_facility",
+    placeholder="All facilities",
+)
+selected_reps = c2.multiselect(
+    "Representative",
+    q.representatives_with_non_sale_usage(),
+    format_func=ui.user_label(users),
+    key="nsu_rep",
+    placeholder="All representatives",
+)
+dates = c3.date_input("Case dates", value=(), key="nsu_dates", help="Leave empty for all dates.")
+date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
+
+args = dict(
+    facilities=selected_facilities, reps=selected_reps, date_from=date_from, date_to=date_to
+)
+monthly = q.non_sale_by_month(**args)
+lines = q.non_sale_lines(**args)
+
+c1, c2, c3 = st.columns(3)
+c1.metric("Units used", ui.units(lines["quantity"].sum()), border=True)
+c2.metric("Value at stocking-order price", ui.money(lines["value"].sum()), border=True)
+c3.metric("Case lines", ui.units(len(lines)), border=True)
+
+st.subheader("Consumption over time")
+split = st.radio("Split by", ["Facility", "Representative"], horizontal=True, key="nsu_split")
+if not ui.empty_note(monthly, "non-sale usage lines"):
+    colour = "facility_id" if split == "Facility" else "representative_id"
+    chart = (
+        alt.Chart(monthly)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonth(month):O", title="Month"),
+            y=alt.Y("sum(units):Q", title="Units"),
+            color=alt.Color(f"{colour}:N", title=split),
+            tooltip=[
+                "month",
+                "facility_id",
+                "representative_id",
+                "representative_name",
+                "units",
+                alt.Tooltip("value:Q", format="$,.2f"),
+            ],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+st.subheader("Register of non-sale case lines")
+if not ui.empty_note(lines, "non-sale case lines"):
+    ui.table(lines, key="nsu_lines_table")
+    ui.download_csv(lines, "non_sale_usage.csv", key="nsu_csv")
