@@ -144,7 +144,7 @@ def bench_ingest(scale: str, runs: int) -> dict:
         "con=duckdb.connect(str(p));"
         f"root=pathlib.Path({str(folder)!r});"
         "[con.execute(f'create table {d.name} as select * from read_csv(?)',"
-        " [str(d / \"*.csv\")]) for d in sorted(root.iterdir())"
+        ' [str(d / "*.csv")]) for d in sorted(root.iterdir())'
         " if d.is_dir() and not d.name.startswith('_')]"
     )
     rows = count_rows(folder)
@@ -172,7 +172,8 @@ def bench_build(scale: str, runs: int) -> dict:
 
 def machine() -> str:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.machine()}, Python {platform.python_version()}"
+    py = platform.python_version()
+    return f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, {platform.machine()}, Python {py}"
 
 
 def write_report(results: dict) -> None:

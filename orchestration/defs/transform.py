@@ -1,0 +1,168 @@
+"""dbt models as Dagster assets (groups ``staging``, ``intermediate``, ``marts``).
+
+All naming policy lives in :class:`CustodiaDbtTranslator`: the dbt source ``raw`` maps onto the
+ingest assets ``["raw", <entity>]`` (so the dbt models depend on ingestion with no glue), every
+model gets the key ``[<layer>, <model>]`` and the group of its folder, and dbt data tests become
+asset checks. The manifest is prepared when the definitions load (``dbt parse``) if it is
+missing or older than the project files, so a clean clone works without a prior dbt run.
+
+The dbt CLI resource is bound here under the key ``dbt``; the warehouse file dbt builds is the
+one the ``warehouse`` resource resolves at run time (``$CUSTODIA_WAREHOUSE`` unless
+overridden), handed to dbt's committed ``profiles.yml`` through that same variable.
+"""
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration import settings
+from orchestration.resources import WarehouseResource
+
+RAW_SOURCE = "raw"
+LAYERS = ("staging", "intermediate", "marts")
+# the files whose change makes a parsed manifest stale
+PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+
+
+class CustodiaDbtTranslator(DagsterDbtTranslator):
+    """Asset keys, groups and checks of the dbt project, in one place."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            settings=DagsterDbtTranslatorSettings(
+                enable_asset_checks=True,
+                enable_source_tests_as_checks=False,
+            )
+        )
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props["source_name"] == RAW_SOURCE:
+                return dg.AssetKey([RAW_SOURCE, dbt_resource_props["name"]])
+            return super().get_asset_key(dbt_resource_props)
+        layer = layer_of(dbt_resource_props.get("fqn", ()))
+        if layer:
+            return dg.AssetKey([layer, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return layer_of(dbt_resource_props.get("fqn", ())) or super().get_group_name(
+            dbt_resource_props
+        )
+
+
+def layer_of(fqn: Sequence[str]) -> str | None:
+    """The layer folder of a dbt node from its fqn (``[project, folder, ..., name]``)."""
+    folders = list(fqn)[1:-1]
+    return folders[0] if folders and folders[0] in LAYERS else None
+
+
+def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project."""
+    if not manifest_path.exists():
+        return True
+    built = manifest_path.stat().st_mtime
+    for name in PROJECT_INPUTS:
+        path = project_dir / name
+        files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file())
+        if any(f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def dbt_build_args() -> list[str]:
+    """The dbt command each run issues; dagster-dbt adds the selection of the run."""
+    return ["build"]
+
+
+def dbt_executable() -> str:
+    """The dbt of this Python environment (the venv need not be on PATH), else PATH's."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def custodia_dbt_project() -> DbtProject:
+    return DbtProject(
+        project_dir=settings.DBT_PROJECT_DIR,
+        profiles_dir=settings.DBT_PROJECT_DIR,
+    )
+
+
+def prepared_manifest(project: DbtProject) -> Path:
+    """Parse the project if its manifest is missing or stale; return the manifest path."""
+    if manifest_is_stale(Path(project.project_dir), Path(project.manifest_path)):
+        env = {settings.WAREHOUSE_ENV: str(settings.warehouse_path())}
+        with _environment(env):
+            (
+                DbtCliResource(
+                    project_dir=str(project.project_dir),
+                    profiles_dir=str(project.project_dir),
+                    dbt_executable=dbt_executable(),
+                )
+                .cli(["parse", "--quiet"], target_path=Path(project.target_path))
+                .wait()
+            )
+    return Path(project.manifest_path)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=prepared_manifest(project),
+        project=project,
+        dagster_dbt_translator=CustodiaDbtTranslator(),
+        name="custodia_dbt_models",
+    )
+    def custodia_dbt_models(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+    ):
+        # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
+        # file the warehouse resource resolves for this run.
+        with _environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
+            invocation = dbt.cli(dbt_build_args(), context=context)
+        yield from invocation.stream()
+
+    return custodia_dbt_models
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    project = custodia_dbt_project()
+    return dg.Definitions(
+        assets=[build_dbt_assets(project)],
+        resources={
+            "dbt": DbtCliResource(
+                project_dir=project,
+                profiles_dir=str(project.project_dir),
+                dbt_executable=dbt_executable(),
+            )
+        },
+    )

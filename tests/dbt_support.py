@@ -1,0 +1,202 @@
+"""Helpers for the dbt tests: raw tables from rows, running dbt, reading marts.
+
+Used by the other ``tests/test_dbt_*.py`` modules; it holds no tests itself (its name keeps
+the dbt test files together). Rows use the oracle's input format (entity -> list of dicts with
+contract columns, optionally ``_file_id``), so hand-written scenarios, random worlds and the
+generator's sample all load the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration import settings
+from orchestration.contract import ENTITIES, LINEAGE_COLUMNS
+
+DBT_DIR = settings.DBT_PROJECT_DIR
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for entity in ENTITIES.values():
+        con.execute(entity.raw_ddl())
+
+
+def load_rows(warehouse: Path, data: dict[str, list[dict]]) -> None:
+    """Create the raw tables (contract DDL) and insert the rows with lineage columns."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        create_raw_tables(con)
+        loaded_at = datetime(2030, 1, 1)
+        for name, entity in ENTITIES.items():
+            rows = data.get(name, [])
+            if not rows:
+                continue
+            cols = list(entity.column_names) + list(LINEAGE_COLUMNS)
+            values = [
+                [row.get(c) for c in entity.column_names]
+                + [row.get("_file_id", 1), f"{name}/{name}_0001.csv", i + 1, loaded_at]
+                for i, row in enumerate(rows)
+            ]
+            placeholders = ", ".join("?" for _ in cols)
+            con.executemany(
+                f"insert into raw.{name} ({', '.join(cols)}) values ({placeholders})", values
+            )
+    finally:
+        con.close()
+
+
+def run_dbt(args: list[str], warehouse: Path, work: Path) -> subprocess.CompletedProcess:
+    """Run the dbt CLI of this venv on the project against ``warehouse``."""
+    env = {
+        **os.environ,
+        settings.WAREHOUSE_ENV: str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    cmd = [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def fetch(warehouse: Path, sql: str) -> list[dict]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- random worlds
+
+_PEOPLE = ["S1", "S2", "S3", "D1", "DC", "RM", "ADM", "ORG", "GHOST"]
+_TYPES = [
+    "CASE",
+    "CASE",
+    "CASE",
+    "STOCKING_ORDER",
+    "STOCKING_ORDER",
+    "RETURN",
+    "STOCK_ADJUSTMENT",
+    "DAMAGE",
+    "LOAN",
+]
+
+
+def random_world(world, rng: random.Random, prefix: str):
+    """Add one small random world to ``world`` (an oracle ``World``), every id prefixed.
+
+    The cast mirrors the oracle's base (ADM, OPS, RM, D1, DC custodian-only, S1..S3, F1, F2,
+    P1 serial single-use, PR reusable, PL lot); GHOST is an unknown user, ORG the stock room.
+    Worlds with distinct prefixes never touch, so many can share one warehouse.
+    """
+    from oracle.builder import at
+
+    def p(x: str) -> str:
+        return x if x == "ORG" else f"{prefix}{x}"
+
+    for uid, role in (
+        ("ADM", "ADMIN"),
+        ("OPS", "OPERATIONS"),
+        ("RM", "REGIONAL_MANAGER"),
+        ("D1", "DISTRIBUTOR"),
+        ("S1", "SALES"),
+        ("S2", "SALES"),
+        ("S3", "SALES"),
+    ):
+        world.user(p(uid), role)
+    world.user(p("DC"), "DISTRIBUTOR", custodian_only=True)
+    world.facility(p("F1"))
+    world.facility(p("F2"))
+    world.product(p("P1"), price="100.00")
+    world.product(p("PR"), single_use=False, price="500.00")
+    world.product(p("PL"), tracking="LOT", price="10.00")
+
+    def day() -> int:
+        return rng.randint(1, 8)
+
+    def hour() -> int:
+        return rng.randint(0, 2)
+
+    n_items = rng.randint(1, 6)
+    for i in range(n_items):
+        cat = rng.choice(["P1", "PR", "PL"])
+        world.item(
+            p(f"I{i}"),
+            cat=p(cat),
+            custodian=p(rng.choice(_PEOPLE)),
+            qty=rng.randint(1, 4) if cat == "PL" else 1,
+            created=at(rng.randint(1, 3)),
+            exp=rng.choice([None, date(2025, 1, 5)]),
+        )
+    for k in range(rng.randint(0, 8)):
+        world.transfer(
+            p(f"T{k}"),
+            p(f"I{rng.randint(0, n_items)}"),
+            p(rng.choice(_PEOPLE)),
+            p(rng.choice(_PEOPLE)),
+            at(day(), hour()),
+            status=rng.choice(["ACCEPTED", "ACCEPTED", "PENDING", "HOLD"]),
+        )
+    for d in ("D1", "DC", "S2"):
+        for s in ("S1", "S2", "S3"):
+            if rng.random() < 0.5:
+                start = day()
+                end = rng.choice([None, start + 2])
+                world.link(p(d), p(s), at(start), unlinked=at(end) if end else None)
+    if rng.random() < 0.5:
+        world.sharing(p("D1"), rng.random() < 0.5, at(day()))
+    for e in range(rng.randint(0, 6)):
+        etype = rng.choice(_TYPES)
+        world.event(
+            p(f"E{e}"),
+            etype=etype,
+            rep=p(rng.choice(_PEOPLE)),
+            fac=p(rng.choice(["F1", "F2"])),
+            date=at(day(), hour()),
+            status=rng.choice(["CLOSED", "PAID", "OPEN", "CANCELLED"]),
+            direct=etype == "STOCKING_ORDER" and rng.random() < 0.5,
+        )
+        for no in range(1, rng.randint(1, 3) + 1):
+            world.line(
+                p(f"E{e}"),
+                no,
+                p(f"I{rng.randint(0, n_items - 1)}"),
+                qty=rng.randint(1, 2),
+                usage=rng.choice(["USED", "IMPLANTED", "UNUSED"]),
+                no_charge=rng.random() < 0.5,
+                billed=rng.choice(["auto", 0, "1.00"]),
+            )
+    return world
+
+
+def random_worlds(n: int, seed: int = 7):
+    from oracle.builder import World
+
+    rng = random.Random(seed)
+    world = World()
+    for k in range(n):
+        random_world(world, rng, f"W{k:03d}_")
+    return world
+
+
+__all__ = ["create_raw_tables", "fetch", "load_rows", "random_world", "random_worlds", "run_dbt"]

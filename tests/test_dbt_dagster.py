@@ -1,0 +1,186 @@
+"""The dbt project inside Dagster: naming policy, the pinned asset graph, a real run."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dagster as dg
+import dbt_support as h
+import pytest
+
+from orchestration.contract import ENTITY_NAMES
+from orchestration.defs import transform
+
+MODEL_KEYS = {
+    "staging": [
+        "stg_distributor_links",
+        "stg_event_lines",
+        "stg_events",
+        "stg_facilities",
+        "stg_inventory_items",
+        "stg_products",
+        "stg_sharing_settings",
+        "stg_transfers",
+        "stg_users",
+    ],
+    "intermediate": [
+        "int_custody_intervals",
+        "int_event_line_states",
+        "int_event_lines",
+        "int_item_lifecycle",
+        "int_item_line_sequence",
+        "int_link_intervals",
+        "int_reference_instant",
+        "int_sharing_intervals",
+        "int_transfer_states",
+    ],
+    "marts": [
+        "dim_facilities",
+        "dim_products",
+        "dim_users",
+        "fct_custody_intervals",
+        "fct_event_lines",
+        "fct_exceptions",
+        "fct_facility_stock",
+        "fct_facility_stock_access",
+        "fct_inventory_status",
+        "fct_sales",
+        "rpt_reconciliation_monthly",
+        "rpt_stock_levels",
+    ],
+}
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_translator_maps_raw_source_onto_ingest_keys():
+    translator = transform.CustodiaDbtTranslator()
+    props = {"resource_type": "source", "source_name": "raw", "name": "events", "fqn": []}
+    assert translator.get_asset_key(props) == dg.AssetKey(["raw", "events"])
+
+
+def test_translator_keys_and_groups_models_by_layer_folder():
+    translator = transform.CustodiaDbtTranslator()
+    props = {
+        "resource_type": "model",
+        "name": "fct_sales",
+        "fqn": ["custodia", "marts", "fct_sales"],
+        "config": {},
+        "meta": {},
+    }
+    assert translator.get_asset_key(props) == dg.AssetKey(["marts", "fct_sales"])
+    assert translator.get_group_name(props) == "marts"
+    assert translator.settings.enable_asset_checks
+
+
+@pytest.mark.parametrize(
+    ("fqn", "layer"),
+    [
+        (["custodia", "staging", "stg_users"], "staging"),
+        (["custodia", "intermediate", "sub", "int_x"], "intermediate"),
+        (["custodia", "other", "x"], None),
+        (["custodia", "x"], None),
+    ],
+)
+def test_layer_of(fqn, layer):
+    assert transform.layer_of(fqn) == layer
+
+
+def test_manifest_is_stale(tmp_path):
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "a.sql"
+    model.write_text("select 1")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert transform.manifest_is_stale(tmp_path, manifest)
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    assert not transform.manifest_is_stale(tmp_path, manifest)
+    later = time.time() + 10
+    os.utime(model, (later, later))
+    assert transform.manifest_is_stale(tmp_path, manifest)
+
+
+def test_dbt_build_args():
+    assert transform.dbt_build_args() == ["build"]
+
+
+# --------------------------------------------------------------------------- the asset graph
+
+
+@pytest.fixture(scope="module")
+def defs():
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def test_asset_graph_is_pinned(defs):
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    expected = {f"raw/{e}" for e in ENTITY_NAMES}
+    expected |= {f"{layer}/{m}" for layer, models in MODEL_KEYS.items() for m in models}
+    assert keys == expected
+
+
+def test_groups_and_lineage(defs):
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    for layer, models in MODEL_KEYS.items():
+        for m in models:
+            assert specs[f"{layer}/{m}"].group_name == layer
+    for entity in ENTITY_NAMES:
+        deps = {d.asset_key.to_user_string() for d in specs[f"staging/stg_{entity}"].deps}
+        assert deps == {f"raw/{entity}"}
+
+
+def test_dbt_tests_are_asset_checks(defs):
+    checks = {
+        (k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys
+    }
+    for layer, models in MODEL_KEYS.items():
+        for m in models:
+            assert any(
+                key == f"{layer}/{m}" and name.startswith("primary_key") for key, name in checks
+            ), m
+    assert any(name.startswith("accepted_values") for _, name in checks)
+    assert any(name.startswith("relationships") for _, name in checks)
+
+
+def test_dbt_resource_is_bound(defs):
+    assert "dbt" in defs.resources
+
+
+# --------------------------------------------------------------------------- a real run
+
+
+@pytest.mark.slow
+def test_materialize_dbt_assets_into_a_temp_warehouse(tmp_path, defs):
+    from orchestration.resources import WarehouseResource
+
+    warehouse = tmp_path / "custodia.duckdb"
+    world = h.random_worlds(5, seed=3)
+    h.load_rows(warehouse, dict(world.rows))
+    dbt_assets = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.op.name == "custodia_dbt_models"
+    ]
+    result = dg.materialize(
+        dbt_assets,
+        resources={
+            "dbt": defs.resources["dbt"],
+            "warehouse": WarehouseResource(path=str(warehouse)),
+        },
+        raise_on_error=False,
+    )
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "marts/fct_exceptions" in materialized
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations)
+    rows = h.fetch(warehouse, "select count(*) as n from marts.fct_event_lines")
+    assert rows[0]["n"] == len([r for r in world.rows["event_lines"]]) - sum(
+        1
+        for r in world.rows["event_lines"]
+        if r["item_id"] not in {i["item_id"] for i in world.rows["inventory_items"]}
+    )
