@@ -17,11 +17,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: help run build dashboard test lint format bench ui clean browser
+.PHONY: help run build dashboard test lint format bench ui clean browser fuzz
 
 help:
 	@echo "make run    build the warehouse from $(DATA), then serve the dashboard on 127.0.0.1:$(PORT)"
 	@echo "make test   lint (ruff, sqlfluff) then pytest"
+	@echo "make fuzz   long randomized reliability runs (docs/reliability.md)"
 	@echo "make lint | make bench | make ui (Dagster UI) | make clean"
 
 # --- environment ------------------------------------------------------------------------
@@ -59,6 +60,12 @@ dashboard: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml browser lint
 	$(BIN)/python -m pytest
+
+# The reliability tests with many more examples (hypothesis profile `fuzz`, tests/conftest.py):
+# 40 batches of 30 histories through real builds, ~13,000 hostile files. About 40 minutes.
+fuzz: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest --hypothesis-show-statistics \
+	  tests/test_reliability_differential.py tests/test_reliability_hostile.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -71,6 +71,25 @@ def _remove(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def _fold_wal(warehouse: Path) -> None:
+    """Checkpoint a write-ahead log left beside the published warehouse (a writer that died).
+
+    The copy takes the main file only: without this, transactions committed into the WAL would
+    be missing from the build, and the published file would later sit beside a WAL of an older
+    checkpoint, which DuckDB refuses to open. Checkpointing changes no data readers see.
+    """
+    if warehouse.with_name(warehouse.name + ".wal").exists():
+        try:
+            con = duckdb.connect(str(warehouse))
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BuildError(f"cannot fold the write-ahead log of {warehouse}: {first}") from None
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+
+
 def _instance():
     import dagster as dg
 
@@ -80,11 +99,16 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def _run_stage(name, job, keys, instance) -> StageReport:
+DBT_OP = "custodia_dbt_models"  # the op of the dbt assets (orchestration/defs/transform.py)
+
+
+def _run_stage(name, job, keys, instance, ops_config: dict | None = None) -> StageReport:
     start = time.perf_counter()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if ops_config:
+        run_config["ops"] = ops_config
     result = job.execute_in_process(
-        asset_selection=keys, instance=instance, raise_on_error=False, run_config=quiet
+        asset_selection=keys, instance=instance, raise_on_error=False, run_config=run_config
     )
     checks = result.get_asset_check_evaluations()
     report = StageReport(
@@ -175,8 +199,13 @@ def run_build(
     warehouse: Path,
     *,
     echo: Callable[[str], None] = print,
+    full_refresh: bool = False,
 ) -> BuildReport:
-    """Ingest ``data`` and build every model into ``warehouse``; publish only on success."""
+    """Ingest ``data`` and build every model into ``warehouse``; publish only on success.
+
+    Incremental dbt models take only the new deliveries; ``full_refresh`` rebuilds them from
+    every raw row (``custodia build --full-refresh``).
+    """
     data, warehouse = Path(data), Path(warehouse)
     if not data.is_dir():
         raise BuildError(
@@ -186,6 +215,7 @@ def run_build(
     work = warehouse.with_name(warehouse.name + ".building")
     _remove(work)
     if warehouse.exists():
+        _fold_wal(warehouse)
         shutil.copy2(warehouse, work)
 
     report = BuildReport(warehouse=warehouse)
@@ -204,7 +234,12 @@ def run_build(
                 if not stage_keys:
                     continue
                 echo(f"[{i}/{len(stages)}] {name}: {len(stage_keys)} assets ...")
-                stage = _run_stage(name, job, stage_keys, instance)
+                ops = (
+                    {DBT_OP: {"config": {"full_refresh": full_refresh}}}
+                    if name == "dbt build"
+                    else None
+                )
+                stage = _run_stage(name, job, stage_keys, instance, ops)
                 report.stages.append(stage)
                 for line in stage.failures + stage.warnings:
                     echo(f"    {line}")

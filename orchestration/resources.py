@@ -8,6 +8,7 @@ Override them per run, e.g. the CLI's ``--data``::
     dg.materialize(assets, resources={"landing": LandingResource(path="/some/landing"), ...})
 """
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,18 @@ import duckdb
 from pydantic import Field
 
 from orchestration import settings
+
+
+def duckdb_config(database: Path | str | None = None) -> dict[str, str | int | bool]:
+    """Settings of every writing connection (ingest, build), the same as dbt's profile:
+    2 threads and a memory limit (``$CUSTODIA_DUCKDB_MEMORY``, default 3GB); beyond it DuckDB
+    spills to its default ``<warehouse>.tmp/`` directory."""
+    del database  # the temp directory is DuckDB's default beside the file
+    return {
+        "threads": 2,
+        "memory_limit": os.environ.get("CUSTODIA_DUCKDB_MEMORY") or "3GB",
+        "preserve_insertion_order": False,
+    }
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -48,7 +61,7 @@ class WarehouseResource(dg.ConfigurableResource):
         deadline = time.monotonic() + self.lock_timeout_s
         while True:
             try:
-                con = duckdb.connect(str(db))
+                con = duckdb.connect(str(db), config=duckdb_config(db))
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:

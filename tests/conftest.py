@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
 
 from orchestration import settings
 
@@ -16,6 +18,21 @@ os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
 os.environ.pop("DAGSTER_HOME", None)
 
 SAMPLE = settings.PROJECT_ROOT / "data" / "sample"
+
+# Hypothesis profiles: `bounded` (the default, `make test`) and `fuzz` (`make fuzz`, many more
+# examples). Tests whose examples are expensive (a real build each) size themselves with
+# `histories.budget(bounded, fuzz)`; the others take max_examples from the profile.
+hypothesis_settings.register_profile(
+    "bounded", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "fuzz",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bounded"))
 
 
 @pytest.fixture(scope="session")

@@ -64,13 +64,16 @@ def write_entity(landing: Path, entity: str, name: str, rows: list[dict[str, str
     return write_csv(landing / entity / name, rows)
 
 
-def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
-    """Every raw/audit table, sorted, without the wall-clock columns (to compare runs)."""
+def snapshot(
+    con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = ("raw", "audit")
+) -> dict[str, list[tuple]]:
+    """Every table of ``schemas``, sorted, without the wall-clock columns (to compare runs)."""
     clock = {"_loaded_at", "ingested_at", "rejected_at"}
     out = {}
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema in ('raw', 'audit') order by 1, 2"
+        "where list_contains(?, table_schema) order by 1, 2",
+        [list(schemas)],
     ).fetchall()
     for schema, table in tables:
         cols = [

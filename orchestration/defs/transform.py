@@ -83,9 +83,19 @@ def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
     return False
 
 
-def dbt_build_args() -> list[str]:
-    """The dbt command each run issues; dagster-dbt adds the selection of the run."""
-    return ["build"]
+class DbtBuildConfig(dg.Config):
+    """Run config of the dbt assets (op ``custodia_dbt_models``)."""
+
+    full_refresh: bool = False  # rebuild incremental models from every raw row
+
+
+def dbt_build_args(full_refresh: bool = False) -> list[str]:
+    """The dbt command each run issues; dagster-dbt adds the selection of the run.
+
+    Incremental models (the large staging tables) take only new deliveries unless
+    ``full_refresh`` (``custodia build --full-refresh``).
+    """
+    return ["build", "--full-refresh"] if full_refresh else ["build"]
 
 
 def dbt_executable() -> str:
@@ -143,11 +153,12 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         dbt: DbtCliResource,
         warehouse: WarehouseResource,
+        config: DbtBuildConfig,
     ):
         # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
         # file the warehouse resource resolves for this run.
         with _environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
-            invocation = dbt.cli(dbt_build_args(), context=context)
+            invocation = dbt.cli(dbt_build_args(config.full_refresh), context=context)
         yield from invocation.stream()
 
     return custodia_dbt_models

@@ -15,8 +15,10 @@ committed as a ``FAILED`` delivery with an ``error`` and no rows; the next file 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,7 @@ import polars as pl
 
 from orchestration.contract import ENTITIES, LINEAGE_COLUMNS
 from orchestration.ingest import audit
-from orchestration.ingest.readers import Delivery, FileFault, discover, read_text, sha256_of
+from orchestration.ingest.readers import Delivery, FileFault, discover, read_text
 from orchestration.ingest.validate import MissingColumns, Validated, validate
 
 FIRST_REASONS = 5  # reasons kept on a FileResult for metadata and logs
@@ -62,27 +64,60 @@ def _now() -> datetime:
 def ingest_file(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> FileResult:
     """Ingest one delivered file (see the module docstring); the warehouse must exist."""
     start = time.perf_counter()
-    data = delivery.path.read_bytes()
-    sha = sha256_of(data)
-    base = dict(
+    sha = file_sha256(delivery.path)
+    if audit.already_ingested(con, delivery.source_file, sha):
+        return _unchanged(delivery, sha)
+    return _commit(con, _prepare(delivery, sha), start)
+
+
+@dataclass
+class _Prepared:
+    """A new delivery read and validated, not yet written (no warehouse access)."""
+
+    delivery: Delivery
+    sha: str
+    validated: Validated | None
+    error: str | None
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, streamed (the file is never held in memory for hashing alone)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _unchanged(delivery: Delivery, sha: str) -> FileResult:
+    return FileResult(
         entity=delivery.entity,
         source_file=delivery.source_file,
         sha256=sha,
         file_format=delivery.file_format,
+        status="UNCHANGED",
     )
-    if audit.already_ingested(con, delivery.source_file, sha):
-        return FileResult(status="UNCHANGED", **base)
 
+
+def _prepare(delivery: Delivery, sha: str) -> _Prepared:
+    """Read and validate one file: pure polars/pandera work, safe on a worker thread."""
     validated: Validated | None = None
     error: str | None = None
     try:
+        data = delivery.path.read_bytes()
         validated = validate(delivery.entity, read_text(data, delivery.file_format))
     except FileFault as exc:
         error = str(exc)
     except MissingColumns as exc:
         error = f"missing required column(s): {exc}; file not loaded"
-    del data
+    return _Prepared(delivery, sha, validated, error)
 
+
+def _commit(con: duckdb.DuckDBPyConnection, prepared: _Prepared, start: float) -> FileResult:
+    """Write a prepared file in one transaction and describe what happened."""
+    delivery, sha, validated, error = (
+        prepared.delivery,
+        prepared.sha,
+        prepared.validated,
+        prepared.error,
+    )
     if validated is None:
         status = "FAILED"
     elif validated.rejects.height:
@@ -100,6 +135,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> FileResul
             .iter_rows()
         )
     return FileResult(
+        entity=delivery.entity,
+        source_file=delivery.source_file,
+        sha256=sha,
+        file_format=delivery.file_format,
         status=status,
         file_id=file_id,
         rows_read=validated.rows_read if validated else None,
@@ -109,7 +148,6 @@ def ingest_file(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> FileResul
         error=error,
         first_reasons=first,
         seconds=time.perf_counter() - start,
-        **base,
     )
 
 
@@ -207,11 +245,50 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, landing: Path, entity: str) ->
 
     Creates the schemas and tables if missing. Files already recorded (same path and sha256)
     come back as ``UNCHANGED`` and write nothing.
+
+    Pipelined: while the main thread writes file *n* into DuckDB (its own transaction, in
+    delivery order), one worker thread reads and validates file *n+1* (polars and DuckDB both
+    release the GIL). At most ``PREFETCH`` validated files wait in memory, which bounds the
+    peak to a few files' frames whatever the size of the delivery.
     """
     if entity not in ENTITIES:
         raise KeyError(f"unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
     audit.ensure_warehouse(con)
-    return [ingest_file(con, d) for d in discover(Path(landing), entity)]
+    deliveries = discover(Path(landing), entity)
+    results: dict[int, FileResult] = {}
+    new: list[tuple[int, Delivery, str]] = []
+    for i, d in enumerate(deliveries):
+        sha = file_sha256(d.path)
+        if audit.already_ingested(con, d.source_file, sha):
+            results[i] = _unchanged(d, sha)
+        else:
+            new.append((i, d, sha))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="custodia-ingest") as pool:
+        queue: list[tuple[int, float, Future[_Prepared]]] = []
+        todo = iter(new)
+        try:
+            for _ in range(PREFETCH):
+                _submit(pool, queue, todo)
+            while queue:
+                i, start, future = queue.pop(0)
+                prepared = future.result()
+                _submit(pool, queue, todo)  # validate the next file while this one is written
+                results[i] = _commit(con, prepared, start)
+                del prepared
+        finally:
+            for _, _, future in queue:
+                future.cancel()
+    return [results[i] for i in range(len(deliveries))]
+
+
+PREFETCH = 1  # files validated ahead of the one being written
+
+
+def _submit(pool: ThreadPoolExecutor, queue: list, todo) -> None:
+    nxt = next(todo, None)
+    if nxt is not None:
+        i, d, sha = nxt
+        queue.append((i, time.perf_counter(), pool.submit(_prepare, d, sha)))
 
 
 def ingest_landing(

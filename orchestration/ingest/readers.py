@@ -101,16 +101,35 @@ def _check_not_truncated(data: bytes) -> None:
     if data.endswith((b"\n", b"\r")) or b"\n" not in data:
         return
     head, _, _ = data.partition(b"\n")
-    last = data.rsplit(b"\n", 1)[-1]
+    last = _last_record(data)
     try:
         header = next(csv.reader([head.decode("utf-8", "replace").rstrip("\r")]))
-        row = next(csv.reader([last.decode("utf-8", "replace")]))
-    except (csv.Error, StopIteration):
+        row = next(csv.reader(io.StringIO(last.decode("utf-8", "replace"), newline="")))
+    except csv.Error:
+        # limits of Python's csv module (a field over 128 KiB, a NUL byte), not a cut-off
+        # row: leave the file to polars, which fails it if it really is unreadable
+        return
+    except StopIteration:
         raise FileFault("truncated file: the last row cannot be parsed") from None
     if len(row) < len(header):
         raise FileFault(
             f"truncated file: last row has {len(row)} of {len(header)} fields and no final newline"
         )
+
+
+def _last_record(data: bytes) -> bytes:
+    """The last CSV record: it starts after the last newline that is not inside quotes.
+
+    A newline is inside a quoted field when an odd number of quote characters precede it
+    (an escaped quote ``""`` counts twice), so a last record spanning lines is kept whole.
+    """
+    pos = data.rfind(b"\n")
+    quotes_before = data.count(b'"', 0, pos)
+    while pos != -1 and quotes_before % 2:
+        prev = data.rfind(b"\n", 0, pos)
+        quotes_before -= data.count(b'"', prev + 1, pos)
+        pos = prev
+    return data[pos + 1 :]
 
 
 def _read_parquet(data: bytes) -> pl.DataFrame:
@@ -121,7 +140,19 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
     except Exception as exc:  # polars/arrow raise several types for a corrupt file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileFault(f"unreadable Parquet: {first}") from None
-    return df.select(_as_text(name, dtype) for name, dtype in df.schema.items())
+    try:
+        return df.select(_as_text(name, dtype) for name, dtype in df.schema.items())
+    except pl.exceptions.PolarsError:
+        # a column no export type maps to (a list, non-UTF-8 binary...): a whole-file fault,
+        # not a crash of the ingest run
+        for name, dtype in df.schema.items():
+            try:
+                df.select(_as_text(name, dtype))
+            except pl.exceptions.PolarsError:
+                raise FileFault(
+                    f"unreadable Parquet: column '{name}' of type {dtype} cannot be read as text"
+                ) from None
+        raise
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:

@@ -82,12 +82,21 @@ moves as (
 
 sequenced as (
 
+    -- one window (one sort per item): number, previous custodian and end of each period
     select
         *,
         row_number() over (
             partition by item_id
             order by move_order, moved_at, transfer_id
-        ) as interval_no
+        ) as interval_no,
+        lag(custodian_id) over (
+            partition by item_id
+            order by move_order, moved_at, transfer_id
+        ) as previous_custodian_id,
+        lead(moved_at) over (
+            partition by item_id
+            order by move_order, moved_at, transfer_id
+        ) as valid_to
     from moves
 
 ),
@@ -102,10 +111,9 @@ intervals as (
         custodian_id,
         transfer_id,
         from_custodian_id,
-        lag(custodian_id) over (partition by item_id order by interval_no)
-            as previous_custodian_id,
+        previous_custodian_id,
         moved_at as valid_from,
-        lead(moved_at) over (partition by item_id order by interval_no) as valid_to
+        valid_to
     from sequenced
 
 ),

@@ -703,7 +703,9 @@ final as (
             "coalesce(cast(line_no as " ~ dbt.type_string() ~ "), '')", "'|'",
             "coalesce(item_id, '')", "'|'", "coalesce(user_id, '')", "'|'",
             "coalesce(related_user_id, '')", "'|'", "coalesce(facility_id, '')", "'|'",
-            "coalesce(transfer_id, '')", "'|'", "coalesce(detail, '')"])) }} as exception_id,
+            "coalesce(transfer_id, '')", "'|'", "coalesce(detail, '')", "'|'",
+            "coalesce(cast(occurred_at as " ~ dbt.type_string() ~ "), '')"])) }}
+            as exception_id,
         code,
         case
             when code in (

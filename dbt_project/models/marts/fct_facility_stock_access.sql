@@ -42,6 +42,43 @@ on_hand as (
 
 ),
 
+sellers as (
+
+    select distinct seller_id from on_hand
+
+),
+
+-- Only the seller and the users linked to the seller (in either direction, at any time) can
+-- have a path (R-5: OWN needs U = C, the distributor paths need a link between U and C); the
+-- macro then checks roles, link validity and sharing at the instant. Asking for these
+-- candidates instead of every user gives the same rows without an items x users product.
+seller_partners as (
+
+    select
+        seller_id,
+        seller_id as partner_id
+    from sellers
+
+    union
+
+    select
+        sellers.seller_id,
+        link_intervals.sales_user_id as partner_id
+    from sellers
+    inner join link_intervals
+        on sellers.seller_id = link_intervals.distributor_user_id
+
+    union
+
+    select
+        sellers.seller_id,
+        link_intervals.distributor_user_id as partner_id
+    from sellers
+    inner join link_intervals
+        on sellers.seller_id = link_intervals.sales_user_id
+
+),
+
 requests as (
 
     select
@@ -53,7 +90,10 @@ requests as (
         on_hand.seller_id as target_id,
         reference_instant.as_of as checked_at
     from on_hand
-    cross join users
+    inner join seller_partners
+        on on_hand.seller_id = seller_partners.seller_id
+    inner join users
+        on seller_partners.partner_id = users.user_id
     cross join reference_instant
     -- admins reach everything (R-5 ADMIN) and are left out
     where users.role not in ('PRIMARY_ADMIN', 'ADMIN', 'OPERATIONS')

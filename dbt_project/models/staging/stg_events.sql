@@ -1,8 +1,11 @@
+{#- Large entity: an incremental table (config in _stg_models.yml; see the macro
+    newest_version_incremental), so each build re-derives only the keys touched by new
+    deliveries; `custodia build --full-refresh` rebuilds it from every raw row. -#}
 with
 
 source as (
 
-    {{ newest_version(source('raw', 'events'), ['event_id'],
+    {{ newest_version_incremental(source('raw', 'events'), ['event_id'],
         'updated_at desc, _file_id desc, _row_number desc') }}
 
 ),
