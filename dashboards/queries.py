@@ -178,12 +178,16 @@ def _cached_query(
     return _run(Path(path), sql, params)
 
 
-def query(sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Run one read-only query against the current warehouse file (cached per file version)."""
+def query(
+    sql: str, params: Mapping[str, Any] | None = None, *, cached: bool = True
+) -> pd.DataFrame:
+    """Run one read-only query against the current warehouse file (cached per file version).
+
+    `cached=False` for large one-off results (a full CSV export): run, never kept in memory."""
     path = warehouse_path()
     stamp = _stamp(path)
     params = dict(params) if params else None
-    if _older_version_open(stamp):
+    if not cached or _older_version_open(stamp):
         return _run(path, sql, params)  # may still see the previous build: do not cache it
     return _cached_query(str(path), stamp, sql, params)
 
@@ -486,20 +490,56 @@ class StockFilter:
         }
 
 
-def facility_stock_items(flt: StockFilter) -> pd.DataFrame:
-    """On-hand facility-stock items matching the filter, with seller, shelf time and expiry."""
-    return query(
-        f"""
+# Detail tables show at most this many rows (read when a page runs, so tests may lower it);
+# the page's figures are computed in SQL over every row, and its CSV download holds them all.
+DETAIL_ROW_CAP = 1_000
+
+
+def _facility_stock_items_sql(limited: bool) -> str:
+    # The cap applies before the access counts are joined, so only the shown items are counted.
+    return f"""
         with items as ({_on_hand_items()}),
+        picked as (
+            select * from items
+            order by expiration_date nulls last, facility_id, catalog_number, item_id
+            {"limit $limit" if limited else ""}
+        ),
         access as (
             select item_id, count(distinct user_id) as eligible_users
             from marts.fct_facility_stock_access
+            where item_id in (select item_id from picked)
             group by item_id
         )
-        select items.*, coalesce(access.eligible_users, 0) as eligible_users
-        from items
+        select picked.*, coalesce(access.eligible_users, 0) as eligible_users
+        from picked
         left join access using (item_id)
-        order by facility_id, catalog_number, expiration_date nulls last, item_id
+        order by expiration_date nulls last, facility_id, catalog_number, item_id
+        """
+
+
+def facility_stock_items(flt: StockFilter) -> pd.DataFrame:
+    """The first DETAIL_ROW_CAP on-hand facility-stock items matching the filter (soonest
+    expiry first), with seller, shelf time, expiry and how many users may use each."""
+    return query(_facility_stock_items_sql(True), {**flt.params(), "limit": DETAIL_ROW_CAP})
+
+
+def facility_stock_items_all(flt: StockFilter) -> pd.DataFrame:
+    """Every on-hand item matching the filter, same columns and order (CSV download; uncached)."""
+    return query(_facility_stock_items_sql(False), flt.params(), cached=False)
+
+
+def facility_stock_totals(flt: StockFilter) -> dict[str, Any]:
+    """Units, value, item count and units expiring within 90 days of the filtered items."""
+    return _scalar_row(
+        f"""
+        with items as ({_on_hand_items()})
+        select
+            coalesce(sum(quantity_on_hand), 0)::bigint as quantity_on_hand,
+            coalesce(sum(value_on_hand), 0) as value_on_hand,
+            count(*) as items,
+            coalesce(sum(quantity_on_hand) filter (where days_to_expiry <= 90), 0)::bigint
+                as quantity_expiring_90d
+        from items
         """,
         flt.params(),
     )
@@ -571,21 +611,28 @@ _NON_SALE_LINES = """
         l.custodian_at_use,
         l.billed_amount,
         date_trunc('month', l.event_date)::date as month
-    from marts.fct_event_lines as l
+    from ({lines}) as l
     left join marts.fct_facility_stock as fs on fs.item_id = l.item_id
     left join ({items}) as inv on inv.item_id = l.item_id
     left join marts.dim_facilities as fac on fac.facility_id = l.facility_id
     left join marts.dim_users as rep on rep.user_id = l.representative_id
+"""
+# The matching lines, filtered (and, for a capped table, cut to the newest rows) before the
+# joins above: those are one-to-one (primary keys), so the rows are the same, only fewer joined.
+_NON_SALE_FILTERED = """
+    select * from marts.fct_event_lines as l
     where l.usage_class = 'NON_SALE_FACILITY_STOCK'
       and ($facilities::varchar[] is null or list_contains($facilities::varchar[], l.facility_id))
       and ($reps::varchar[] is null or list_contains($reps::varchar[], l.representative_id))
       and ($date_from::date is null or l.event_date >= $date_from::date)
       and ($date_to::date is null or l.event_date < $date_to::date + 1)
 """
+_NON_SALE_ORDER = "order by event_date desc, event_id, line_no"
 
 
-def _non_sale_lines() -> str:
-    return _NON_SALE_LINES.replace("{items}", _items_sql())
+def _non_sale_lines(limited: bool = False) -> str:
+    lines = _NON_SALE_FILTERED + (f" {_NON_SALE_ORDER} limit $limit" if limited else "")
+    return _NON_SALE_LINES.replace("{lines}", lines).replace("{items}", _items_sql())
 
 
 def _usage_params(facilities, reps, date_from, date_to) -> dict[str, Any]:
@@ -598,9 +645,31 @@ def _usage_params(facilities, reps, date_from, date_to) -> dict[str, Any]:
 
 
 def non_sale_lines(facilities=(), reps=(), date_from=None, date_to=None) -> pd.DataFrame:
-    """Register of non-sale case lines with the stocking order each item came from."""
+    """The newest DETAIL_ROW_CAP non-sale case lines, with the stocking order each item came
+    from."""
     return query(
-        f"select * from ({_non_sale_lines()}) order by event_date desc, event_id, line_no",
+        f"select * from ({_non_sale_lines(limited=True)}) {_NON_SALE_ORDER}",
+        {**_usage_params(facilities, reps, date_from, date_to), "limit": DETAIL_ROW_CAP},
+    )
+
+
+def non_sale_lines_all(facilities=(), reps=(), date_from=None, date_to=None) -> pd.DataFrame:
+    """Every matching non-sale case line, same columns and order (CSV download; uncached)."""
+    return query(
+        f"select * from ({_non_sale_lines()}) {_NON_SALE_ORDER}",
+        _usage_params(facilities, reps, date_from, date_to),
+        cached=False,
+    )
+
+
+def non_sale_totals(facilities=(), reps=(), date_from=None, date_to=None) -> dict[str, Any]:
+    """Units, value at stocking-order price and line count of the matching non-sale lines."""
+    return _scalar_row(
+        f"""
+        select coalesce(sum(quantity), 0)::bigint as units, coalesce(sum(value), 0) as value,
+               count(*) as lines
+        from ({_non_sale_lines()})
+        """,
         _usage_params(facilities, reps, date_from, date_to),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -80,6 +81,32 @@ def download_csv(frame: pd.DataFrame, file_name: str, *, key: str, label: str = 
         on_click="ignore",  # downloading does not rerun the page
         icon=":material/download:",
     )
+
+
+def download_all_csv(
+    fetch: Callable[[], pd.DataFrame], rows: int, file_name: str, *, key: str, label: str = ""
+) -> None:
+    """A download button for all `rows` rows `fetch` returns, run only when the user clicks
+    (deferred generation): a page that shows a capped table need not load every row."""
+    st.download_button(
+        label or f"Download CSV (all {rows:,} rows)",
+        data=lambda: safe_csv(fetch()),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        on_click="ignore",  # downloading does not rerun the page
+        icon=":material/download:",
+    )
+
+
+def capped_note(shown: pd.DataFrame, total: Any, order: str) -> None:
+    """Say when a detail table shows fewer rows than match the filters."""
+    total = round(_number(total))
+    if len(shown) < total:
+        st.caption(
+            f"Showing {len(shown):,} of {total:,} rows ({order}); "
+            f"the CSV download has all {total:,}."
+        )
 
 
 def show_unavailable(exc: queries.WarehouseUnavailable) -> None:

@@ -105,18 +105,36 @@ def rerun(at: AppTest) -> AppTest:
     return at
 
 
+class _Downloads(dict):
+    """File name -> bytes; a deferred download (a callable) is generated when read, as on a
+    click."""
+
+    def __getitem__(self, file_name: str) -> bytes:
+        data = super().__getitem__(file_name)
+        return data() if callable(data) else data
+
+
 @pytest.fixture
 def downloads(monkeypatch) -> dict[str, bytes]:
-    """Capture the bytes of every download button, by file name."""
-    captured: dict[str, bytes] = {}
+    """Capture the bytes of every download button, by file name (the latest run's)."""
+    captured = _Downloads()
     original = MediaFileManager.add
+    original_deferred = MediaFileManager.add_deferred
 
     def add(self, path_or_data, mimetype, coordinates, file_name=None, **kwargs):
         if file_name and isinstance(path_or_data, bytes):
             captured[file_name] = path_or_data
         return original(self, path_or_data, mimetype, coordinates, file_name=file_name, **kwargs)
 
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        if file_name:
+            captured[file_name] = data_callable
+        return original_deferred(
+            self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs
+        )
+
     monkeypatch.setattr(MediaFileManager, "add", add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     return captured
 
 
@@ -225,6 +243,14 @@ def test_facility_stock_totals_equal_the_marts(warehouse):
     ).iloc[0]
     assert metric(at, "Units on hand") == ui.units(levels.q)
     assert metric(at, "Value on hand") == ui.money(levels.v)
+    on_hand = mart(warehouse, ON_HAND)
+    assert metric(at, "Items") == ui.units(len(on_hand))
+    expiring = on_hand[
+        on_hand["expiration_date"] <= pd.Timestamp.today().normalize() + pd.Timedelta(days=90)
+    ]
+    assert metric(at, "Units expiring within 90 days") == ui.units(
+        expiring["quantity_on_hand"].sum()
+    )
     shown = table(at, "fs_levels_table")
     expected = mart(
         warehouse,
@@ -234,7 +260,8 @@ def test_facility_stock_totals_equal_the_marts(warehouse):
     assert len(merged) == len(shown) == len(expected)
     assert (merged["quantity_on_hand"] == merged["quantity_on_hand_mart"]).all()
     items = table(at, "fs_items_table")
-    assert sorted(items["item_id"]) == sorted(mart(warehouse, ON_HAND)["item_id"])
+    assert sorted(items["item_id"]) == sorted(on_hand["item_id"])
+    assert not any("Showing" in c.value for c in at.caption)
     for column in ("seller_id", "days_on_shelf", "expiration_date", "stocking_order_id"):
         assert column in items.columns
 
@@ -249,6 +276,7 @@ def test_facility_stock_facility_filter(warehouse):
     expected = mart(warehouse, f"select * from ({ON_HAND}) where facility_id = ?", [facility])
     assert metric(at, "Units on hand") == ui.units(expected["quantity_on_hand"].sum())
     assert metric(at, "Value on hand") == ui.money(expected["value_on_hand"].sum())
+    assert metric(at, "Items") == ui.units(len(expected))
     items = table(at, "fs_items_table")
     assert sorted(items["item_id"]) == sorted(expected["item_id"])
 
@@ -300,12 +328,23 @@ def test_facility_stock_shows_who_may_use_each_item(warehouse):
     )
 
 
-def test_facility_stock_download_holds_the_rows_shown(warehouse, downloads):
+def test_facility_stock_download_holds_every_filtered_row(warehouse, downloads):
     at = open_page("facility_stock")
     shown = table(at, "fs_items_table")
     csv = read_download(downloads["facility_stock_items.csv"])
     assert list(csv.columns) == list(shown.columns)
-    assert list(csv["item_id"]) == list(shown["item_id"])
+    assert list(csv["item_id"]) == list(shown["item_id"])  # same rows, same order
+    assert sorted(csv["item_id"]) == sorted(mart(warehouse, ON_HAND)["item_id"])
+
+    facility = first_with(
+        warehouse, f"select facility_id from ({ON_HAND}) group by 1 order by count(*) limit 1"
+    )
+    at.multiselect(key="fs_facility").set_value([facility])
+    rerun(at)
+    csv = read_download(downloads["facility_stock_items.csv"])
+    expected = mart(warehouse, f"select item_id from ({ON_HAND}) where facility_id = ?", [facility])
+    assert sorted(csv["item_id"]) == sorted(expected["item_id"])
+    assert set(csv["facility_id"]) == {facility}
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,9 +363,10 @@ def test_non_sale_usage_equals_the_marts(warehouse):
     register = table(at, "nsu_lines_table")
     sources = mart(
         warehouse,
-        f"select l.event_id, l.line_no, fs.stocking_order_id from ({NON_SALE}) l "
-        "left join marts.fct_facility_stock fs using (item_id)",
+        f"select l.event_id, l.line_no, fs.stocking_order_id, l.quantity * fs.unit_price value "
+        f"from ({NON_SALE}) l left join marts.fct_facility_stock fs using (item_id)",
     )
+    assert metric(at, "Value at stocking-order price") == ui.money(sources["value"].sum())
     merged = register.merge(sources, on=["event_id", "line_no"], suffixes=("", "_mart"))
     assert len(merged) == len(register) == len(sources)
     assert (merged["stocking_order_id"] == merged["stocking_order_id_mart"]).all()
@@ -354,6 +394,52 @@ def test_non_sale_usage_filters(warehouse):
     rerun(at)
     expected = mart(warehouse, f"{NON_SALE} and event_date::date = ?", [day.date()])
     assert metric(at, "Case lines") == ui.units(len(expected))
+
+
+def test_non_sale_usage_download_holds_every_filtered_line(warehouse, downloads):
+    at = open_page("non_sale_usage")
+    shown = table(at, "nsu_lines_table")
+    csv = read_download(downloads["non_sale_usage.csv"])
+    assert list(csv.columns) == list(shown.columns)
+    assert len(csv) == len(mart(warehouse, NON_SALE))
+
+    facility = first_with(warehouse, f"select facility_id from ({NON_SALE}) limit 1")
+    at.multiselect(key="nsu_facility").set_value([facility])
+    rerun(at)
+    csv = read_download(downloads["non_sale_usage.csv"])
+    expected = mart(warehouse, f"{NON_SALE} and facility_id = ?", [facility])
+    assert sorted(zip(csv["event_id"], csv["line_no"].astype(int), strict=True)) == sorted(
+        zip(expected["event_id"], expected["line_no"].astype(int), strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("page", "table_key", "file_name", "key_column", "total_sql"),
+    [
+        ("facility_stock", "fs_items_table", "facility_stock_items.csv", "item_id",
+         f"select count(*) from ({ON_HAND})"),
+        ("non_sale_usage", "nsu_lines_table", "non_sale_usage.csv", "event_id",
+         f"select count(*) from ({NON_SALE})"),
+    ],
+)  # fmt: skip
+def test_detail_tables_are_capped_with_a_note(
+    warehouse, downloads, monkeypatch, page, table_key, file_name, key_column, total_sql
+):
+    """Above the cap the page shows the first rows and says so; the CSV still has them all."""
+    total = int(mart_value(warehouse, total_sql))
+    cap = 5
+    if total <= cap:
+        pytest.skip("the test warehouse has too few rows to exceed the cap")
+    monkeypatch.setattr(queries, "DETAIL_ROW_CAP", cap)
+    at = open_page(page)
+    shown = table(at, table_key)
+    assert len(shown) == cap
+    captions = [c.value for c in at.caption]
+    assert any(f"Showing {cap:,} of {total:,} rows" in c and f"has all {total:,}" in c
+               for c in captions), captions  # fmt: skip
+    csv = read_download(downloads[file_name])
+    assert len(csv) == total
+    assert list(csv[key_column].head(cap)) == list(shown[key_column])  # the first rows shown
 
 
 # --------------------------------------------------------------------------------------------

@@ -238,11 +238,11 @@ def test_formulas_delivered_in_exports_leave_csv_downloads_neutralised(published
     downloads = {  # the frames the pages offer as CSV downloads
         "sales_by_rep": queries.sales_by_rep(),
         "sales_lines": queries.sales_lines(),
-        "non_sale_usage": queries.non_sale_lines(),
+        "non_sale_usage": queries.non_sale_lines_all(),
         "reconciliation": queries.reconciliation(),
         "billing_problem_lines": queries.billing_problem_lines(),
         "facility_stock_levels": queries.facility_stock_levels(everything),
-        "facility_stock_items": queries.facility_stock_items(everything),
+        "facility_stock_items": queries.facility_stock_items_all(everything),
         "exceptions": queries.exceptions(),
         "rejected_rows": queries.rejected_rows(),
         "query_result": queries.run_analyst_query("select * from dim_facilities").frame,

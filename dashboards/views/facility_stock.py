@@ -1,5 +1,7 @@
 """Facility stock: what each hospital holds, by product, lot and expiry, and who may use it."""
 
+from functools import partial
+
 import altair as alt
 import streamlit as st
 
@@ -47,15 +49,16 @@ flt = q.StockFilter(
     expiring_within_days=window,
 )
 
+totals = q.facility_stock_totals(flt)
 levels = q.facility_stock_levels(flt)
-items = q.facility_stock_items(flt)
+items = q.facility_stock_items(flt)  # at most q.DETAIL_ROW_CAP rows
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Units on hand", ui.units(levels["quantity_on_hand"].sum()), border=True)
-c2.metric("Value on hand", ui.money(levels["value_on_hand"].sum()), border=True)
-c3.metric("Items", ui.units(len(items)), border=True)
+c1.metric("Units on hand", ui.units(totals.get("quantity_on_hand")), border=True)
+c2.metric("Value on hand", ui.money(totals.get("value_on_hand")), border=True)
+c3.metric("Items", ui.units(totals.get("items")), border=True)
 c4.metric(
-    "Units expiring within 90 days", ui.units(levels["quantity_expiring_90d"].sum()), border=True
+    "Units expiring within 90 days", ui.units(totals.get("quantity_expiring_90d")), border=True
 )
 
 st.subheader("Levels by facility and product")
@@ -84,8 +87,14 @@ if not ui.empty_note(levels, "facility-stock levels"):
 
 st.subheader("Items")
 if not ui.empty_note(items, "facility-stock items"):
+    ui.capped_note(items, totals.get("items"), "soonest expiry first")
     ui.table(items, key="fs_items_table")
-    ui.download_csv(items, "facility_stock_items.csv", key="fs_items_csv")
+    ui.download_all_csv(
+        partial(q.facility_stock_items_all, flt),
+        int(totals.get("items") or 0),
+        "facility_stock_items.csv",
+        key="fs_items_csv",
+    )
 
     st.subheader("Who may use these items now")
     st.caption(
@@ -98,7 +107,7 @@ if not ui.empty_note(items, "facility-stock items"):
         "Item",
         [None, *item_ids],
         key="fs_item",
-        format_func=lambda i: "All items above" if i is None else i,
+        format_func=lambda i: "All items shown above" if i is None else i,
     )
     access = q.item_access([chosen] if chosen else item_ids)
     if not ui.empty_note(access, "users with access"):

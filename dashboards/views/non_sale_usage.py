@@ -1,5 +1,7 @@
 """Non-sale usage: facility stock consumed in cases, over time, by facility and rep."""
 
+from functools import partial
+
 import altair as alt
 import streamlit as st
 
@@ -35,13 +37,14 @@ date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None
 args = dict(
     facilities=selected_facilities, reps=selected_reps, date_from=date_from, date_to=date_to
 )
+totals = q.non_sale_totals(**args)
 monthly = q.non_sale_by_month(**args)
-lines = q.non_sale_lines(**args)
+lines = q.non_sale_lines(**args)  # the newest q.DETAIL_ROW_CAP lines
 
 c1, c2, c3 = st.columns(3)
-c1.metric("Units used", ui.units(lines["quantity"].sum()), border=True)
-c2.metric("Value at stocking-order price", ui.money(lines["value"].sum()), border=True)
-c3.metric("Case lines", ui.units(len(lines)), border=True)
+c1.metric("Units used", ui.units(totals.get("units")), border=True)
+c2.metric("Value at stocking-order price", ui.money(totals.get("value")), border=True)
+c3.metric("Case lines", ui.units(totals.get("lines")), border=True)
 
 st.subheader("Consumption over time")
 split = st.radio("Split by", ["Facility", "Representative"], horizontal=True, key="nsu_split")
@@ -68,5 +71,11 @@ if not ui.empty_note(monthly, "non-sale usage lines"):
 
 st.subheader("Register of non-sale case lines")
 if not ui.empty_note(lines, "non-sale case lines"):
+    ui.capped_note(lines, totals.get("lines"), "newest first")
     ui.table(lines, key="nsu_lines_table")
-    ui.download_csv(lines, "non_sale_usage.csv", key="nsu_csv")
+    ui.download_all_csv(
+        partial(q.non_sale_lines_all, **args),
+        int(totals.get("lines") or 0),
+        "non_sale_usage.csv",
+        key="nsu_csv",
+    )
