@@ -9,11 +9,10 @@ removes its working copy and leaves the last good warehouse serving.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,20 +49,6 @@ class BuildReport:
     @property
     def ok(self) -> bool:
         return bool(self.stages) and all(s.ok for s in self.stages) and self.published
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _remove(path: Path) -> None:
@@ -221,7 +206,9 @@ def run_build(
     report = BuildReport(warehouse=warehouse)
     echo(f"custodia build: {data} -> {warehouse}")
     try:
-        with _environment(**{settings.WAREHOUSE_ENV: str(work), settings.LANDING_ENV: str(data)}):
+        with settings.environment(
+            {settings.WAREHOUSE_ENV: str(work), settings.LANDING_ENV: str(data)}
+        ):
             from orchestration.definitions import defs
 
             job = defs.resolve_implicit_global_asset_job_def()

@@ -30,6 +30,7 @@ import dbt_support as h
 import polars as pl
 from oracle.builder import World, at
 
+from orchestration import contract
 from orchestration.contract import ENTITIES
 
 # Text that breaks naive CSV handling or runs as a spreadsheet formula when opened.
@@ -60,19 +61,9 @@ MALFORMED = {
 }
 WHOLE_FILE_FAULTS = ("unknown_format", "missing_column", "not_utf8", "empty", "truncated")
 
-_TYPES = [
-    "CASE",
-    "STOCKING_ORDER",
-    "RETURN",
-    "STOCK_ADJUSTMENT",
-    "DAMAGE",
-    "LOAN",
-    "SAMPLE",
-    "TRIAL",
-    "OTHER",
-]
-_STATUSES = ["OPEN", "CLOSED", "COMPLETED", "PAID", "CANCELLED"]
-_USAGE = ["USED", "IMPLANTED", "IN_OUT", "DAMAGED_WASTE", "UNUSED"]
+_TYPES = list(contract.EVENT_TYPES)
+_STATUSES = list(contract.EVENT_STATUSES)
+_USAGE = list(contract.USAGE_STATUSES)
 
 
 def budget(bounded: int, fuzz: int) -> int:

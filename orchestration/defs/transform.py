@@ -11,11 +11,9 @@ one the ``warehouse`` resource resolves at run time (``$CUSTODIA_WAREHOUSE`` unl
 overridden), handed to dbt's committed ``profiles.yml`` through that same variable.
 """
 
-import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +113,7 @@ def prepared_manifest(project: DbtProject) -> Path:
     """Parse the project if its manifest is missing or stale; return the manifest path."""
     if manifest_is_stale(Path(project.project_dir), Path(project.manifest_path)):
         env = {settings.WAREHOUSE_ENV: str(settings.warehouse_path())}
-        with _environment(env):
+        with settings.environment(env):
             (
                 DbtCliResource(
                     project_dir=str(project.project_dir),
@@ -126,20 +124,6 @@ def prepared_manifest(project: DbtProject) -> Path:
                 .wait()
             )
     return Path(project.manifest_path)
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
@@ -157,7 +141,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     ):
         # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
         # file the warehouse resource resolves for this run.
-        with _environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
+        with settings.environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
             invocation = dbt.cli(dbt_build_args(config.full_refresh), context=context)
         yield from invocation.stream()
 
