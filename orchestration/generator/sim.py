@@ -316,10 +316,11 @@ class History:
             )
             if tracking == "LOT":
                 lp //= 10
+            line = R.choice(LINES)
             row = {
                 "catalog_number": p,
-                "description": f"{R.choice(LINES).title()} {kind_name[single]} {p}",
-                "product_line": R.choice(LINES),
+                "description": f"{line.title()} {kind_name[single]} {p}",
+                "product_line": line,
                 "tracking": tracking,
                 "is_single_use": single,
                 "list_price": lp,
