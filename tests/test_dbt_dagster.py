@@ -144,6 +144,15 @@ def test_dbt_tests_are_asset_checks(defs):
             ), m
     assert any(name.startswith("accepted_values") for _, name in checks)
     assert any(name.startswith("relationships") for _, name in checks)
+    # every singular invariant test is a check of the mart it guards (dbt meta dagster.ref)
+    assert {
+        ("marts/fct_event_lines", "assert_consuming_lines_classified_once"),
+        ("marts/fct_exceptions", "assert_exceptions_follow_key_convention"),
+        ("marts/fct_sales", "assert_no_facility_stock_usage_in_sales"),
+        ("marts/fct_facility_stock", "assert_on_hand_never_negative"),
+        ("marts/rpt_reconciliation_monthly", "assert_reconciliation_matches_ledger"),
+        ("marts/fct_sales", "assert_sales_ledger_total_matches_lines"),
+    } <= checks
 
 
 def test_dbt_resource_is_bound(defs):

@@ -1,5 +1,7 @@
 -- Every consuming line of a submitted event on a known event and item is classified exactly
 -- once, into a class that consumes (never NOT_CONSUMED / NOT_SUBMITTED).
+-- Shown in Dagster as an asset check of fct_event_lines.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_event_lines'}}}) }}
 with
 
 event_lines as (

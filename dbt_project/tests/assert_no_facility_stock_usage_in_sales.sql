@@ -1,5 +1,7 @@
 -- R-11, R-16: facility-stock usage is non-sale and never reaches the sales ledger; only
 -- stocking-order and case lines do.
+-- Shown in Dagster as an asset check of fct_sales.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_sales'}}}) }}
 with
 
 sales as (

@@ -1,4 +1,6 @@
 -- On-hand and remaining quantities are never negative, anywhere they are reported.
+-- Shown in Dagster as an asset check of fct_facility_stock.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_facility_stock'}}}) }}
 with
 
 facility_stock as (

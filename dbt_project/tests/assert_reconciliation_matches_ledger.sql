@@ -1,4 +1,6 @@
 -- rpt_reconciliation_monthly adds up to the sales ledger and to the double-billed lines.
+-- Shown in Dagster as an asset check of rpt_reconciliation_monthly.
+{{ config(meta={'dagster': {'ref': {'name': 'rpt_reconciliation_monthly'}}}) }}
 with
 
 reconciliation as (

@@ -1,6 +1,8 @@
 -- R-16: the sales ledger total equals the expected amounts of submitted stocking-order lines
 -- (not no-charge) plus sale lines of submitted cases, recomputed here from the enriched lines
 -- independently of the classification. Returns a row when they differ.
+-- Shown in Dagster as an asset check of fct_sales.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_sales'}}}) }}
 with
 
 sales as (
