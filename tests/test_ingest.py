@@ -7,6 +7,7 @@ warehouse) are imported by the other ``test_ingest_*`` modules.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -283,6 +284,117 @@ def test_truncated_file_fails(landing, con):
     path.write_bytes(data[: data.rindex(b",")])  # cut inside the last row, no final newline
     [failed] = _load_with_one_good_file(landing, con).values()
     assert failed.status == "FAILED" and failed.error.startswith("truncated file")
+
+
+def test_bare_cr_line_endings_fail_the_file_with_a_clear_reason(landing, con):
+    """Regression: old-Mac line endings used to report "missing required column(s)"."""
+    lines = [
+        ",".join(ENTITIES["facilities"].column_names),
+        ",".join(valid_row("facilities", 2).values()),
+    ]
+    (landing / "facilities").mkdir()
+    (landing / "facilities" / "facilities_0002.csv").write_bytes("\r".join(lines).encode() + b"\r")
+    [failed] = _load_with_one_good_file(landing, con).values()
+    assert failed.status == "FAILED"
+    assert failed.error == "line endings are bare CR (\\r); use LF or CRLF"
+
+
+# ---------------------------------------------------------------- rows of the wrong width
+
+
+def _facility_lines(landing: Path, lines: list[str], newline: str = "\n") -> Path:
+    header = ",".join(ENTITIES["facilities"].column_names)
+    (landing / "facilities").mkdir(exist_ok=True)
+    path = landing / "facilities" / "facilities_0001.csv"
+    path.write_bytes(newline.join([header, *lines, ""]).encode())
+    return path
+
+
+def _good_line(n: int, name: str | None = None) -> str:
+    row = valid_row("facilities", n)
+    if name is not None:
+        row["name"] = name
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row.values())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize(
+    ("ragged", "fields"),
+    [
+        ("F-X,Name,TX,true,2024-01-05T10:00:00Z,stray", 6),  # one stray field
+        ("F-X,Name,TX,true,2024-01-05T10:00:00Z,", 6),  # a trailing comma
+        ("F-X,Name,TX,true", 4),  # a missing field: no longer padded with null
+        ('F-X,"Name, with comma",TX', 3),  # quoted commas are not separators
+    ],
+)
+def test_a_row_of_the_wrong_width_is_rejected_alone(landing, con, newline, ragged, fields):
+    """Regression: one stray comma used to fail the whole file ("unreadable CSV")."""
+    _facility_lines(landing, [_good_line(1), ragged, _good_line(3)], newline)
+    [result] = ingest_entity(con, landing, "facilities")
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == (
+        "LOADED_WITH_REJECTS",
+        3,
+        2,
+        1,
+    )
+    assert result.first_reasons == (f"row 2: row has {fields} fields, the header has 5",)
+    assert rows(con, "select facility_id, _row_number from raw.facilities order by 2") == [
+        ("FACILITY_ID-1", 1),
+        ("FACILITY_ID-3", 3),
+    ]
+    [(row_number, codes, record)] = rows(
+        con, "select row_number, reason_codes, record from audit.rejected_rows"
+    )
+    assert (row_number, codes, json.loads(record)) == (2, "wrong_field_count", {"_raw": ragged})
+    assert conservation_violations(con, "facilities") == []
+
+
+def test_quoted_commas_and_newlines_are_not_ragged_and_row_numbers_count_records(landing, con):
+    """A record spanning lines is one row: the ragged row after it is still data row 3."""
+    multi = 'two\nlines, and "quotes", too'
+    stray = _good_line(3) + ",stray"
+    _facility_lines(landing, [_good_line(1), _good_line(2, name=multi), stray, _good_line(4)])
+    [result] = ingest_entity(con, landing, "facilities")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1)
+    assert rows(con, "select _row_number, name from raw.facilities order by 1") == [
+        (1, "NAME-1"),
+        (2, multi),
+        (4, "NAME-4"),
+    ]
+    [(row_number, reasons, record)] = rows(
+        con, "select row_number, reasons, record from audit.rejected_rows"
+    )
+    assert (row_number, reasons) == (3, "row has 6 fields, the header has 5")
+    assert json.loads(record) == {"_raw": stray}
+    assert conservation_violations(con, "facilities") == []
+
+
+def test_a_ragged_row_and_a_malformed_row_each_get_their_own_reason(landing, con):
+    bad_state = _good_line(1).replace(",true,", ",maybe,")
+    _facility_lines(landing, [bad_state, "F-2,N,TX", _good_line(3)])
+    [result] = ingest_entity(con, landing, "facilities")
+    assert (result.rows_loaded, result.rows_rejected) == (1, 2)
+    assert rows(con, "select row_number, reason_codes from audit.rejected_rows order by 1") == [
+        (1, "bad_boolean"),
+        (2, "wrong_field_count"),
+    ]
+
+
+def test_a_clean_file_with_empty_last_fields_is_not_ragged(landing, con):
+    """The short-row check runs when the last column has nulls; empty fields are not short."""
+    last = ENTITIES["facilities"].column_names[-1]
+    write_entity(
+        landing,
+        "facilities",
+        "facilities_0001.csv",
+        [valid_row("facilities", 1, **{last: ""}), valid_row("facilities", 2)],
+    )
+    [result] = ingest_entity(con, landing, "facilities")
+    codes = [c for (c,) in rows(con, "select reason_codes from audit.rejected_rows")]
+    assert "wrong_field_count" not in ";".join(codes)
+    assert result.rows_read == result.rows_loaded + result.rows_rejected == 2
 
 
 def test_header_only_file_is_a_delivery_with_no_rows(landing, con):

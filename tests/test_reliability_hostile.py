@@ -155,6 +155,44 @@ def test_hostile_text_in_csv_round_trips_exactly(
 
 
 @given(
+    rows=st.lists(
+        st.tuples(hostile_text, hostile_text, st.sampled_from([0, 0, 0, -2, -1, 1, 3])),
+        min_size=1,
+        max_size=6,
+    ),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    quote_all=st.booleans(),
+)
+@settings(max_examples=budget(60, 3000))
+def test_rows_of_the_wrong_width_are_rejected_alone_among_hostile_text(rows, newline, quote_all):
+    """A row with fields added or dropped is rejected as ``wrong_field_count`` (its raw text as
+    the record); every other row loads exactly, quoted commas and newlines included."""
+    lines, expected = [csv_line(USER_COLUMNS, quote_all)], {}
+    for i, (full_name, region, extra) in enumerate(rows):
+        record = valid_row("users", i, user_id=f"U{i}", full_name=full_name, region=region)
+        fields = [record[c] for c in USER_COLUMNS]
+        fields = fields[:extra] if extra < 0 else fields + ["x"] * extra
+        lines.append(csv_line(fields, quote_all))
+        if extra:
+            expected[i + 1] = (len(fields), lines[-1])
+    data = (newline.join(lines) + newline).encode("utf-8")
+    result, raw = ingest_bytes(data, "users_1.csv")
+    assert result.status != "FAILED", result.error
+    assert (result.rows_read, result.rows_rejected) == (len(rows), len(expected))
+    assert sorted(r[-2] for r in raw) == [n for n in range(1, len(rows) + 1) if n not in expected]
+    width = len(USER_COLUMNS)
+    assert (
+        result.first_reasons
+        == tuple(
+            f"row {n}: row has {k} fields, the header has {width}" for n, (k, _) in expected.items()
+        )[: len(result.first_reasons)]
+    )
+    for got in raw:
+        i = got[-2] - 1
+        assert got[USER_COLUMNS.index("full_name")] == (rows[i][0] or None)
+
+
+@given(
     name=st.text(min_size=1, max_size=20),
     encoding=st.sampled_from(["latin-1", "cp1252", "utf-16", "utf-32", "utf-8-sig", "utf-8"]),
 )

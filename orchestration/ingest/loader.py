@@ -9,8 +9,10 @@ Per file, in lexical order of its path relative to the landing folder:
    ``audit.rejected_rows`` and the delivery row to ``audit.ingested_files``. A crash anywhere
    before the commit leaves no trace of the file, so a rerun converges to one clean run.
 
-Whole-file faults (unreadable, empty, truncated, unknown format, missing contract columns) are
-committed as a ``FAILED`` delivery with an ``error`` and no rows; the next file still loads.
+Whole-file faults (unreadable, empty, truncated, bare-CR line endings, unknown format, missing
+contract columns) are committed as a ``FAILED`` delivery with an ``error`` and no rows; the next
+file still loads. A CSV row with more or fewer fields than the header is not one: it is rejected
+on its own (``wrong_field_count``) and the file's other rows load.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def _prepare(delivery: Delivery, sha: str) -> _Prepared:
     error: str | None = None
     try:
         data = delivery.path.read_bytes()
-        validated = validate(delivery.entity, read_text(data, delivery.file_format))
+        text = read_text(data, delivery.file_format)
+        validated = validate(delivery.entity, text.frame, text.ragged)
     except FileFault as exc:
         error = str(exc)
     except MissingColumns as exc:

@@ -2,6 +2,10 @@
 
 Whole-file faults raise ``FileFault`` with a plain-language message; the loader records them as
 a FAILED delivery in ``audit.ingested_files`` and carries on with the next file.
+
+A CSV record with more or fewer fields than the header (a stray or missing comma) is not a
+whole-file fault: it keeps its place in the frame (so row numbers do not shift) and is listed in
+``TextFile.ragged`` with its raw text, to be rejected as ``wrong_field_count`` on its own.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -62,28 +67,126 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_text(data: bytes, file_format: str) -> pl.DataFrame:
+RAGGED_SCHEMA = {
+    "row_number": pl.Int64,
+    "fields": pl.Int64,
+    "header_fields": pl.Int64,
+    "raw": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A file read as text: every column ``String``, one row per data record."""
+
+    frame: pl.DataFrame
+    # records whose field count differs from the header's: row_number (1-based data row),
+    # fields, header_fields, raw (the record's text); their row in ``frame`` is meaningless
+    ragged: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RAGGED_SCHEMA))
+
+
+def read_text(data: bytes, file_format: str) -> TextFile:
     """Every column of the file as ``String``; raises ``FileFault`` on a whole-file fault."""
     if file_format == "csv":
         return _read_csv(data)
     if file_format == "parquet":
-        return _read_parquet(data)
+        return TextFile(_read_parquet(data))
     raise FileFault(f"unknown file format '{file_format}': expected one of {', '.join(FORMATS)}")
 
 
-def _read_csv(data: bytes) -> pl.DataFrame:
+_MORE_FIELDS = "found more fields than defined"
+
+
+def _read_csv(data: bytes) -> TextFile:
     if not data[:4096].strip() and not data.strip():  # cheap for big files
         raise FileFault("empty file: no header row")
     # polars checks UTF-8 in the data but reads a header lossily: check the header here
     _raise_if_not_utf8(data[: data.find(b"\n") + 1 or len(data)])
+    _check_not_bare_cr(data)
     _check_not_truncated(data)
     try:
-        return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8")
+        frame = _polars_csv(data, ragged=False)
+    except FileFault as fault:
+        if _MORE_FIELDS not in str(fault):
+            raise
+        # a record with too many fields: read again with it cut to the header's width and
+        # find the ragged records; if they cannot be located the file fails as before
+        frame = _polars_csv(data, ragged=True)
+        ragged = _ragged_records(data, frame)
+        if ragged is None:
+            raise
+        return TextFile(frame, ragged)
+    # polars pads a record with too few fields with nulls: the last column is then null.
+    # Only then (cheap to check) look for short records.
+    if frame.height and frame.width and frame.get_column(frame.columns[-1]).null_count():
+        ragged = _ragged_records(data, frame)
+        if ragged is not None:
+            return TextFile(frame, ragged)
+    return TextFile(frame)
+
+
+def _polars_csv(data: bytes, ragged: bool) -> pl.DataFrame:
+    try:
+        return pl.read_csv(
+            io.BytesIO(data), infer_schema=False, encoding="utf8", truncate_ragged_lines=ragged
+        )
     except (pl.exceptions.PolarsError, ValueError) as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             _raise_if_not_utf8(data)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileFault(f"unreadable CSV: {first}") from None
+
+
+def _ragged_records(data: bytes, frame: pl.DataFrame) -> pl.DataFrame | None:
+    """The data records whose field count is not the header's, or None if they cannot be told.
+
+    CSV-aware and vectorised: a newline or comma is a record or field separator when an even
+    number of quote characters precede it (an escaped ``""`` counts twice), so a quoted field
+    holding commas or newlines is not ragged. Blank lines are not ragged (they stay rows of
+    nulls, rejected by validation as before). None when this split does not give the header
+    and the same number of records as polars read (a malformed file): the caller then keeps
+    the old whole-file behaviour.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+
+    def outside_quotes(char: str) -> np.ndarray:
+        at = np.flatnonzero(buf == ord(char))
+        return at[np.searchsorted(quotes, at) % 2 == 0] if len(quotes) else at
+
+    ends = outside_quotes("\n")
+    starts = np.concatenate(([0], ends + 1))
+    ends = np.concatenate((ends, [len(buf)]))
+    if starts[-1] == len(buf):  # a final newline closes the last record: no empty record after
+        starts, ends = starts[:-1], ends[:-1]
+    commas = outside_quotes(",")
+    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    length = ends - starts
+    last = buf[np.maximum(ends - 1, 0)]
+    blank = (length == 0) | ((length == 1) & (last == ord("\r")))
+    header_fields = int(fields[0]) if len(fields) else 0
+    if len(fields) - 1 != frame.height or header_fields != frame.width:
+        return None
+    bad = np.flatnonzero((fields[1:] != header_fields) & ~blank[1:])
+    raw = []
+    for i in bad + 1:
+        text = data[starts[i] : ends[i]]
+        raw.append(text.removesuffix(b"\r").decode("utf-8", "replace"))
+    return pl.DataFrame(
+        {
+            "row_number": bad + 1,
+            "fields": fields[bad + 1],
+            "header_fields": [header_fields] * len(bad),
+            "raw": raw,
+        },
+        schema=RAGGED_SCHEMA,
+    )
+
+
+def _check_not_bare_cr(data: bytes) -> None:
+    """Old Mac line endings (a bare CR, no LF): polars would read one long header row."""
+    if b"\n" not in data and b"\r" in data.rstrip(b"\r"):
+        raise FileFault("line endings are bare CR (\\r); use LF or CRLF")
 
 
 def _raise_if_not_utf8(data: bytes) -> None:

@@ -61,6 +61,8 @@ REASON_TEXT = {
     "wrong_type": "{column} '{value}' is not {kind}",
     "negative_quantity": "{column} '{value}' is negative",
     "negative_amount": "{column} '{value}' is negative",
+    # a whole row, not a column: more or fewer fields than the header (readers/validate fill it)
+    "wrong_field_count": "row has {fields} fields, the header has {header_fields}",
 }
 _KIND = {
     "timestamp": "timestamp",

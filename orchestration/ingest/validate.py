@@ -15,6 +15,7 @@ import polars as pl
 
 from orchestration.contract import ENTITIES, Entity
 from orchestration.ingest.schemas import (
+    REASON_TEXT,
     reason_codes,
     reason_template,
     text_schema,
@@ -81,8 +82,13 @@ def failure_reasons(entity: Entity, failure_cases: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def validate(entity_name: str, text: pl.DataFrame) -> Validated:
-    """Validate a file's text frame; raises ``MissingColumns`` if contract columns are absent."""
+def validate(entity_name: str, text: pl.DataFrame, ragged: pl.DataFrame | None = None) -> Validated:
+    """Validate a file's text frame; raises ``MissingColumns`` if contract columns are absent.
+
+    ``ragged`` (``readers.TextFile.ragged``) lists the rows whose field count is not the
+    header's: each is rejected as ``wrong_field_count`` with its raw text as the record,
+    whatever its (misaligned) values would have said.
+    """
     entity = ENTITIES[entity_name]
     missing = [c for c in entity.column_names if c not in text.columns]
     if missing:
@@ -115,7 +121,35 @@ def validate(entity_name: str, text: pl.DataFrame) -> Validated:
             .join(bad, left_on="row_number", right_on=ROW, how="left")
             .select("row_number", "reason_codes", "reasons", "record")
         )
+    if ragged is not None and ragged.height:
+        good = good.join(ragged.select(pl.col("row_number").alias(ROW)), on=ROW, how="anti")
+        rejects = pl.concat(
+            [
+                rejects.join(ragged.select("row_number"), on="row_number", how="anti"),
+                _ragged_rejects(ragged),
+            ]
+        ).sort("row_number")
     return Validated(good=good, rejects=rejects, extra_columns=extra, rows_read=text.height)
+
+
+def _ragged_rejects(ragged: pl.DataFrame) -> pl.DataFrame:
+    """``wrong_field_count`` rejects: the reason names both counts, the record is the raw text."""
+    before, rest = REASON_TEXT["wrong_field_count"].split("{fields}")
+    middle, after = rest.split("{header_fields}")
+    return ragged.select(
+        pl.col("row_number").cast(pl.Int64),
+        pl.lit("wrong_field_count").alias("reason_codes"),
+        pl.concat_str(
+            [
+                pl.lit(before),
+                pl.col("fields").cast(pl.String),
+                pl.lit(middle),
+                pl.col("header_fields").cast(pl.String),
+                pl.lit(after),
+            ]
+        ).alias("reasons"),
+        pl.struct(pl.col("raw").alias("_raw")).struct.json_encode().alias("record"),
+    )
 
 
 def _empty_rejects() -> pl.DataFrame:
