@@ -52,7 +52,7 @@ monthly as (
         end) as non_sale_units,
         sum(case
             when usage_class = 'NON_SALE_FACILITY_STOCK'
-                then unit_price * quantity
+                then coalesce(stock_unit_price, 0) * quantity
             else 0
         end) as non_sale_value,
         sum(case
