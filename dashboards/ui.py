@@ -127,25 +127,25 @@ def empty_note(frame: pd.DataFrame, what: str) -> bool:
     return False
 
 
-def facility_label(facilities: pd.DataFrame):
-    """A format_func showing 'F-1 · St. Mary Hospital' for a facility id."""
-    names = dict(zip(facilities["facility_id"], facilities["facility_name"], strict=False))
+def _id_label(ids: pd.Series, names: pd.Series):
+    """A format_func showing 'id · name' (just the id when the name is missing)."""
+    by_id = dict(zip(ids, names, strict=False))
 
-    def label(facility_id: str) -> str:
-        name = names.get(facility_id)
-        return f"{facility_id} · {name}" if isinstance(name, str) and name else facility_id
+    def label(value: str) -> str:
+        name = by_id.get(value)
+        return f"{value} · {name}" if isinstance(name, str) and name else value
 
     return label
+
+
+def facility_label(facilities: pd.DataFrame):
+    """A format_func showing 'F-1 · St. Mary Hospital' for a facility id."""
+    return _id_label(facilities["facility_id"], facilities["facility_name"])
 
 
 def user_label(users: pd.DataFrame):
-    names = dict(zip(users["user_id"], users["full_name"], strict=False))
-
-    def label(user_id: str) -> str:
-        name = names.get(user_id)
-        return f"{user_id} · {name}" if isinstance(name, str) and name else user_id
-
-    return label
+    """A format_func showing 'U-7 · Ana Ruiz' for a user id."""
+    return _id_label(users["user_id"], users["full_name"])
 
 
 def severity_colour(title: str | None = "Severity"):

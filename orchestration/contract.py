@@ -45,6 +45,19 @@ DUCKDB_TYPES = {
     "rate": "decimal(9,4)",
 }
 
+# The key columns of marts.fct_exceptions and of the generator's _truth/expected_exceptions.csv
+# (docs/architecture.md, "Exceptions"). The test oracle keeps its own copy on purpose.
+EXCEPTION_KEY_COLUMNS = (
+    "code",
+    "event_id",
+    "line_no",
+    "item_id",
+    "user_id",
+    "related_user_id",
+    "facility_id",
+    "transfer_id",
+)
+
 LINEAGE_COLUMNS = {
     "_file_id": "bigint",
     "_source_file": "varchar",

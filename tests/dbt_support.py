@@ -13,7 +13,7 @@ import os
 import random
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -90,109 +90,10 @@ def fetch(warehouse: Path, sql: str) -> list[dict]:
 
 # --------------------------------------------------------------------------- random worlds
 
-_PEOPLE = ["S1", "S2", "S3", "D1", "DC", "RM", "ADM", "ORG", "GHOST"]
-_TYPES = [
-    "CASE",
-    "CASE",
-    "CASE",
-    "STOCKING_ORDER",
-    "STOCKING_ORDER",
-    "RETURN",
-    "STOCK_ADJUSTMENT",
-    "DAMAGE",
-    "LOAN",
-]
-
-
-def random_world(world, rng: random.Random, prefix: str):
-    """Add one small random world to ``world`` (an oracle ``World``), every id prefixed.
-
-    The cast mirrors the oracle's base (ADM, OPS, RM, D1, DC custodian-only, S1..S3, F1, F2,
-    P1 serial single-use, PR reusable, PL lot); GHOST is an unknown user, ORG the stock room.
-    Worlds with distinct prefixes never touch, so many can share one warehouse.
-    """
-    from oracle.builder import at
-
-    def p(x: str) -> str:
-        return x if x == "ORG" else f"{prefix}{x}"
-
-    for uid, role in (
-        ("ADM", "ADMIN"),
-        ("OPS", "OPERATIONS"),
-        ("RM", "REGIONAL_MANAGER"),
-        ("D1", "DISTRIBUTOR"),
-        ("S1", "SALES"),
-        ("S2", "SALES"),
-        ("S3", "SALES"),
-    ):
-        world.user(p(uid), role)
-    world.user(p("DC"), "DISTRIBUTOR", custodian_only=True)
-    world.facility(p("F1"))
-    world.facility(p("F2"))
-    world.product(p("P1"), price="100.00")
-    world.product(p("PR"), single_use=False, price="500.00")
-    world.product(p("PL"), tracking="LOT", price="10.00")
-
-    def day() -> int:
-        return rng.randint(1, 8)
-
-    def hour() -> int:
-        return rng.randint(0, 2)
-
-    n_items = rng.randint(1, 6)
-    for i in range(n_items):
-        cat = rng.choice(["P1", "PR", "PL"])
-        world.item(
-            p(f"I{i}"),
-            cat=p(cat),
-            custodian=p(rng.choice(_PEOPLE)),
-            qty=rng.randint(1, 4) if cat == "PL" else 1,
-            created=at(rng.randint(1, 3)),
-            exp=rng.choice([None, date(2025, 1, 5)]),
-        )
-    for k in range(rng.randint(0, 8)):
-        world.transfer(
-            p(f"T{k}"),
-            p(f"I{rng.randint(0, n_items)}"),
-            p(rng.choice(_PEOPLE)),
-            p(rng.choice(_PEOPLE)),
-            at(day(), hour()),
-            status=rng.choice(["ACCEPTED", "ACCEPTED", "PENDING", "HOLD"]),
-        )
-    for d in ("D1", "DC", "S2"):
-        for s in ("S1", "S2", "S3"):
-            if rng.random() < 0.5:
-                start = day()
-                end = rng.choice([None, start + 2])
-                world.link(p(d), p(s), at(start), unlinked=at(end) if end else None)
-    if rng.random() < 0.5:
-        world.sharing(p("D1"), rng.random() < 0.5, at(day()))
-    for e in range(rng.randint(0, 6)):
-        etype = rng.choice(_TYPES)
-        world.event(
-            p(f"E{e}"),
-            etype=etype,
-            rep=p(rng.choice(_PEOPLE)),
-            fac=p(rng.choice(["F1", "F2"])),
-            date=at(day(), hour()),
-            status=rng.choice(["CLOSED", "PAID", "OPEN", "CANCELLED"]),
-            direct=etype == "STOCKING_ORDER" and rng.random() < 0.5,
-        )
-        for no in range(1, rng.randint(1, 3) + 1):
-            world.line(
-                p(f"E{e}"),
-                no,
-                p(f"I{rng.randint(0, n_items - 1)}"),
-                qty=rng.randint(1, 2),
-                usage=rng.choice(["USED", "IMPLANTED", "UNUSED"]),
-                no_charge=rng.random() < 0.5,
-                billed=rng.choice(["auto", 0, "1.00"]),
-            )
-    return world
-
 
 def random_worlds(n: int, seed: int = 7):
-    from oracle.builder import World
+    """``n`` independent random worlds (``oracle.builder.random_world``) in one ``World``."""
+    from oracle.builder import World, random_world
 
     rng = random.Random(seed)
     world = World()
@@ -335,7 +236,6 @@ __all__ = [
     "create_raw_tables",
     "fetch",
     "load_rows",
-    "random_world",
     "random_worlds",
     "run_dbt",
 ]

@@ -1,7 +1,7 @@
 """Random but valid histories delivered as real export files, with faults (reliability tests).
 
 Used by ``tests/test_reliability_*.py``; it holds no tests itself. A *history* is one small
-random world (``dbt_support.random_world``, the same cast as the oracle's base) enriched with
+random world (``oracle.builder.random_world``, on the cast of ``World.base``) enriched with
 what the basic world lacks: every role, every transfer status, every event type and status,
 accepted transfers without ``responded_at``, and *later versions* of rows (an event reopened
 and closed, a link ended, a transfer accepted, a user whose role changed...), newer, equal
@@ -26,9 +26,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import dbt_support as h
 import polars as pl
-from oracle.builder import World, at
+from oracle.builder import World, at, random_world
 
 from orchestration import contract
 from orchestration.contract import ENTITIES
@@ -75,8 +74,8 @@ def budget(bounded: int, fuzz: int) -> int:
 
 
 def random_history(world: World, rng: random.Random, prefix: str) -> World:
-    """``dbt_support.random_world`` plus every role, status and type, and later versions."""
-    h.random_world(world, rng, prefix)
+    """``oracle.builder.random_world`` plus every role, status and type, and later versions."""
+    random_world(world, rng, prefix)
 
     def p(x: str) -> str:
         return x if x == "ORG" else f"{prefix}{x}"

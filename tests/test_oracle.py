@@ -10,6 +10,7 @@ import oracle
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import builder
 from oracle.builder import T0, World, at
 
 D = Decimal
@@ -1320,75 +1321,10 @@ def test_key_convention_checker_flags_bad_rows():
 # --------------------------------------------------------------------------- invariants
 
 
-_PEOPLE = ["S1", "S2", "S3", "D1", "DC", "RM", "ADM", "ORG", "GHOST"]
-_TYPES = [
-    "CASE",
-    "CASE",
-    "CASE",
-    "STOCKING_ORDER",
-    "STOCKING_ORDER",
-    "RETURN",
-    "STOCK_ADJUSTMENT",
-    "DAMAGE",
-    "LOAN",
-]
-
-
 @st.composite
 def random_world(draw) -> World:
-    w = world()
-    day = st.integers(min_value=1, max_value=8)
-    hour = st.integers(min_value=0, max_value=2)
-    n_items = draw(st.integers(min_value=1, max_value=6))
-    for i in range(n_items):
-        cat = draw(st.sampled_from(["P1", "PR", "PL"]))
-        w.item(
-            f"I{i}",
-            cat=cat,
-            custodian=draw(st.sampled_from(_PEOPLE)),
-            qty=draw(st.integers(1, 4)) if cat == "PL" else 1,
-            created=at(draw(st.integers(1, 3))),
-            exp=draw(st.sampled_from([None, date(2025, 1, 5)])),
-        )
-    for k in range(draw(st.integers(0, 8))):
-        w.transfer(
-            f"T{k}",
-            f"I{draw(st.integers(0, n_items))}",
-            draw(st.sampled_from(_PEOPLE)),
-            draw(st.sampled_from(_PEOPLE)),
-            at(draw(day), draw(hour)),
-            status=draw(st.sampled_from(["ACCEPTED", "ACCEPTED", "PENDING", "HOLD"])),
-        )
-    for d in ("D1", "DC", "S2"):
-        for s in ("S1", "S2", "S3"):
-            if draw(st.booleans()):
-                start = draw(day)
-                end = draw(st.sampled_from([None, start + 2]))
-                w.link(d, s, at(start), unlinked=at(end) if end else None)
-    if draw(st.booleans()):
-        w.sharing("D1", draw(st.booleans()), at(draw(day)))
-    for e in range(draw(st.integers(0, 6))):
-        etype = draw(st.sampled_from(_TYPES))
-        w.event(
-            f"E{e}",
-            etype=etype,
-            rep=draw(st.sampled_from(_PEOPLE)),
-            fac=draw(st.sampled_from(["F1", "F2"])),
-            date=at(draw(day), draw(hour)),
-            status=draw(st.sampled_from(["CLOSED", "PAID", "OPEN", "CANCELLED"])),
-            direct=etype == "STOCKING_ORDER" and draw(st.booleans()),
-        )
-        for no in range(1, draw(st.integers(1, 3)) + 1):
-            w.line(
-                f"E{e}",
-                no,
-                f"I{draw(st.integers(0, n_items - 1))}",
-                qty=draw(st.integers(1, 2)),
-                usage=draw(st.sampled_from(["USED", "IMPLANTED", "UNUSED"])),
-                no_charge=draw(st.booleans()),
-                billed=draw(st.sampled_from(["auto", 0, "1.00"])),
-            )
-    return w
+    """A random world of the shared generator (``oracle.builder.random_world``)."""
+    return builder.random_world(World(), draw(st.randoms(use_true_random=False)))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.contract import ENTITIES, ENTITY_NAMES
+from orchestration.contract import (
+    ENTITIES,
+    ENTITY_NAMES,
+    EXCEPTION_KEY_COLUMNS,
+)
 from orchestration.generator.chains import ACCEPTED, DECLINED, HOLD, PENDING
 from orchestration.generator.sim import END, History
 
@@ -568,16 +572,7 @@ def write_truth(out: Path, h: History, frames: Frames, written: dict, meta: dict
     exc = truth_rows(h, frames)
     write_csv(
         tdir / "expected_exceptions.csv",
-        [
-            "code",
-            "event_id",
-            "line_no",
-            "item_id",
-            "user_id",
-            "related_user_id",
-            "facility_id",
-            "transfer_id",
-        ],
+        list(EXCEPTION_KEY_COLUMNS),
         exc,
     )
     write_csv(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from .rules import OracleResult, run
@@ -34,7 +35,14 @@ class World:
         self.rows[entity].append(row)
         return row
 
-    def base(self) -> World:
+    def base(self, prefix: str = "") -> World:
+        """The standard cast (every id prefixed): admins, a regional manager, a full and a
+        custodian-only distributor, three sales reps, two facilities, and a serial single-use,
+        a reusable and a lot product."""
+
+        def p(x: str) -> str:
+            return f"{prefix}{x}"
+
         for uid, role in (
             ("ADM", "ADMIN"),
             ("OPS", "OPERATIONS"),
@@ -44,13 +52,13 @@ class World:
             ("S2", "SALES"),
             ("S3", "SALES"),
         ):
-            self.user(uid, role)
-        self.user("DC", "DISTRIBUTOR", custodian_only=True)
-        self.facility("F1")
-        self.facility("F2")
-        self.product("P1", price="100.00")
-        self.product("PR", single_use=False, price="500.00")
-        self.product("PL", tracking="LOT", price="10.00")
+            self.user(p(uid), role)
+        self.user(p("DC"), "DISTRIBUTOR", custodian_only=True)
+        self.facility(p("F1"))
+        self.facility(p("F2"))
+        self.product(p("P1"), price="100.00")
+        self.product(p("PR"), single_use=False, price="500.00")
+        self.product(p("PL"), tracking="LOT", price="10.00")
         return self
 
     def user(
@@ -239,3 +247,90 @@ class World:
 
     def run(self, as_of=None) -> OracleResult:
         return run(dict(self.rows), as_of=as_of)
+
+
+# ----------------------------------------------------------------- random worlds
+
+_PEOPLE = ["S1", "S2", "S3", "D1", "DC", "RM", "ADM", "ORG", "GHOST"]
+_TYPES = [
+    "CASE",
+    "CASE",
+    "CASE",
+    "STOCKING_ORDER",
+    "STOCKING_ORDER",
+    "RETURN",
+    "STOCK_ADJUSTMENT",
+    "DAMAGE",
+    "LOAN",
+]
+
+
+def random_world(world: World, rng: random.Random, prefix: str = "") -> World:
+    """Add one small random world to ``world`` (an oracle ``World``), every id prefixed.
+
+    The cast is ``World.base(prefix)``; GHOST is an unknown user, ORG the stock room. Worlds
+    with distinct prefixes never touch, so many can share one warehouse. The oracle's own
+    property tests and the dbt differential tests draw their worlds from here.
+    """
+
+    def p(x: str) -> str:
+        return x if x == "ORG" else f"{prefix}{x}"
+
+    world.base(prefix)
+
+    def day() -> int:
+        return rng.randint(1, 8)
+
+    def hour() -> int:
+        return rng.randint(0, 2)
+
+    n_items = rng.randint(1, 6)
+    for i in range(n_items):
+        cat = rng.choice(["P1", "PR", "PL"])
+        world.item(
+            p(f"I{i}"),
+            cat=p(cat),
+            custodian=p(rng.choice(_PEOPLE)),
+            qty=rng.randint(1, 4) if cat == "PL" else 1,
+            created=at(rng.randint(1, 3)),
+            exp=rng.choice([None, date(2025, 1, 5)]),
+        )
+    for k in range(rng.randint(0, 8)):
+        world.transfer(
+            p(f"T{k}"),
+            p(f"I{rng.randint(0, n_items)}"),
+            p(rng.choice(_PEOPLE)),
+            p(rng.choice(_PEOPLE)),
+            at(day(), hour()),
+            status=rng.choice(["ACCEPTED", "ACCEPTED", "PENDING", "HOLD"]),
+        )
+    for d in ("D1", "DC", "S2"):
+        for s in ("S1", "S2", "S3"):
+            if rng.random() < 0.5:
+                start = day()
+                end = rng.choice([None, start + 2])
+                world.link(p(d), p(s), at(start), unlinked=at(end) if end else None)
+    if rng.random() < 0.5:
+        world.sharing(p("D1"), rng.random() < 0.5, at(day()))
+    for e in range(rng.randint(0, 6)):
+        etype = rng.choice(_TYPES)
+        world.event(
+            p(f"E{e}"),
+            etype=etype,
+            rep=p(rng.choice(_PEOPLE)),
+            fac=p(rng.choice(["F1", "F2"])),
+            date=at(day(), hour()),
+            status=rng.choice(["CLOSED", "PAID", "OPEN", "CANCELLED"]),
+            direct=etype == "STOCKING_ORDER" and rng.random() < 0.5,
+        )
+        for no in range(1, rng.randint(1, 3) + 1):
+            world.line(
+                p(f"E{e}"),
+                no,
+                p(f"I{rng.randint(0, n_items - 1)}"),
+                qty=rng.randint(1, 2),
+                usage=rng.choice(["USED", "IMPLANTED", "UNUSED"]),
+                no_charge=rng.random() < 0.5,
+                billed=rng.choice(["auto", 0, "1.00"]),
+            )
+    return world
