@@ -13,9 +13,10 @@ Stages, per scale (``BENCH_SCALES``, default ``small,medium``; ``BENCH_LARGE=1``
 - ``ingest``: ingestion + pandera validation of every file vs a bare DuckDB ``read_csv`` load
   of the same files;
 - ``build``: a full ``custodia build`` into an empty warehouse, split into ingest, dbt models
-  and dbt tests (from dbt's ``run_results.json``), then the core-mart baselines (a hand-written
-  DuckDB script and a pandas implementation, ``orchestration/bench_baselines``) on that
-  warehouse's raw tables;
+  and dbt tests (from dbt's ``run_results.json``), then the baselines of the core marts
+  (custody, access and classification: a hand-written DuckDB script and a pandas
+  implementation of each, ``orchestration/bench_baselines``) on that warehouse's raw tables,
+  each against the dbt time of the mart's ancestry;
 - ``incremental``: a build after one new day of deliveries vs the full build;
 - ``dashboard``: each page's query functions (``dashboards/queries.py``) on the built
   warehouse, uncached, p50/p95.
@@ -46,9 +47,11 @@ REPORT = settings.PROJECT_ROOT / "docs" / "benchmarks.md"
 CHART = settings.PROJECT_ROOT / "docs" / "benchmarks.png"
 RESULTS = CACHE / "results.json"
 SEED = 11
-# the marts the baselines compute (orchestration/bench_baselines): the custody mart; the dbt
-# side of the comparison is the time of every model it depends on
-CORE_MARTS = ("fct_custody_intervals",)
+# the marts the baselines compute: custody, access and classification (the keys of
+# orchestration.bench_baselines.MARTS, which tests/test_bench_baselines.py keeps equal; not
+# imported here, to keep pandas out of the measured build process); the dbt side of each
+# comparison is the time of every model the mart depends on
+CORE_MARTS = ("fct_custody_intervals", "fct_facility_stock_access", "fct_event_lines")
 
 
 @dataclass
@@ -239,7 +242,8 @@ def dbt_split(since: float) -> dict:
     """Models vs tests of the latest dbt invocation (dagster-dbt's target folder).
 
     ``*_busy_s`` sums node execution times (2 threads overlap, so the sum can exceed the wall
-    time); ``core_models_s`` sums the models the core marts depend on (their whole ancestry).
+    time); ``core_models_s`` is, per core mart, the sum over the models it depends on (its
+    whole ancestry, itself included), and ``core_models`` lists them.
     """
     target = settings.DBT_PROJECT_DIR / "target"
     runs = [
@@ -266,16 +270,19 @@ def dbt_split(since: float) -> dict:
             split["tests_busy_s"] += secs
         elif kind == "unit_test":
             split["unit_tests_busy_s"] += secs
-    core: set[str] = set()
-    stack = [uid for uid in nodes if uid.split(".")[-1] in CORE_MARTS and uid.startswith("model")]
-    while stack:
-        uid = stack.pop()
-        if uid in core or not uid.startswith("model."):
-            continue
-        core.add(uid)
-        stack.extend(nodes.get(uid, {}).get("depends_on", {}).get("nodes", []))
-    split["core_models_s"] = sum(per_model.get(u.split(".")[-1], 0.0) for u in core)
-    split["core_models"] = sorted(u.split(".")[-1] for u in core)
+    split["core_models_s"], split["core_models"] = {}, {}
+    for mart in CORE_MARTS:
+        ancestry: set[str] = set()
+        stack = [uid for uid in nodes if uid.startswith("model.") and uid.split(".")[-1] == mart]
+        while stack:
+            uid = stack.pop()
+            if uid in ancestry or not uid.startswith("model."):
+                continue
+            ancestry.add(uid)
+            stack.extend(nodes.get(uid, {}).get("depends_on", {}).get("nodes", []))
+        names = sorted(u.split(".")[-1] for u in ancestry)
+        split["core_models_s"][mart] = sum(per_model.get(n, 0.0) for n in names)
+        split["core_models"][mart] = names
     split["slowest_models"] = sorted(per_model.items(), key=lambda kv: -kv[1])[:8]
     return split
 
@@ -315,29 +322,38 @@ def bench_build(scale: str, runs: int) -> dict:
         "dbt_s": statistics.median(r["stages"].get("dbt build", 0) for r in stage_runs),
         "dbt": stage_runs[-1]["dbt"],
     }
-    for key in ("models_busy_s", "tests_busy_s", "unit_tests_busy_s", "core_models_s"):
+    for key in ("models_busy_s", "tests_busy_s", "unit_tests_busy_s"):
         result[key] = statistics.median(r["dbt"].get(key, 0) for r in stage_runs)
+    result["core_models_s"] = {
+        mart: statistics.median(r["dbt"].get("core_models_s", {}).get(mart, 0) for r in stage_runs)
+        for mart in CORE_MARTS
+    }
     busy = result["models_busy_s"] + result["tests_busy_s"] + result["unit_tests_busy_s"]
     # dbt wall time apportioned by busy share (threads overlap models and tests)
     share = result["dbt_s"] / busy if busy else 0
     result["dbt_models_s"] = result["models_busy_s"] * share
     result["dbt_tests_s"] = (result["tests_busy_s"] + result["unit_tests_busy_s"]) * share
     result["baselines"] = bench_baselines(work, runs)
-    ours = result["core_models_s"]
-    for b in result["baselines"].values():
-        b["ratio_dbt_to_baseline"] = ours / b["median_s"] if b["median_s"] else None
+    for mart, per_name in result["baselines"].items():
+        ours = result["core_models_s"].get(mart, 0)
+        for b in per_name.values():
+            b["ratio_dbt_to_baseline"] = ours / b["median_s"] if b["median_s"] else None
     return result
 
 
 def bench_baselines(warehouse: Path, runs: int) -> dict:
-    """The core marts computed by the baselines from the warehouse's raw tables."""
-    out = {}
-    for name in ("duckdb_sql", "pandas"):
-        cmd = _py(
-            "import sys; from orchestration.bench_baselines import run_cli;"
-            f"run_cli({name!r}, {str(warehouse)!r})"
-        )
-        out[name] = repeat(cmd, runs)
+    """Each core mart computed by each baseline from the warehouse's raw tables, one measured
+    process per (mart, implementation): ``{mart: {implementation: measure}}``."""
+    from orchestration.bench_baselines import IMPLEMENTATIONS
+
+    out: dict = {}
+    for mart in CORE_MARTS:
+        for name in IMPLEMENTATIONS:
+            cmd = _py(
+                "from orchestration.bench_baselines import run_cli;"
+                f"run_cli({mart!r}, {name!r}, {str(warehouse)!r})"
+            )
+            out.setdefault(mart, {})[name] = repeat(cmd, runs)
     return out
 
 
@@ -569,6 +585,16 @@ def _rng(r: dict) -> str:
     return f"{r['min_s']:.1f}–{r['max_s']:.1f}"
 
 
+def _baseline_rows(build: dict) -> list[tuple[str, float, dict]]:
+    """(mart, dbt ancestry seconds, {implementation: measure}) of one build result. Results
+    kept from before the baselines covered several marts (one float, one dict of
+    implementations) were the custody mart's."""
+    core, baselines = build.get("core_models_s", {}), build.get("baselines", {})
+    if not isinstance(core, dict):
+        core, baselines = {CORE_MARTS[0]: core}, {CORE_MARTS[0]: baselines}
+    return [(mart, core.get(mart, 0.0), baselines.get(mart, {})) for mart in CORE_MARTS]
+
+
 def write_report(results: dict) -> None:
     runs = results["runs"]
     lines = [
@@ -643,30 +669,36 @@ def write_report(results: dict) -> None:
             "",
             "### Core marts vs baselines (same raw tables, same run)",
             "",
-            "Baselined mart: `fct_custody_intervals` (custody periods, with the item "
-            "deactivations they depend on). dbt time = sum of the execution times of the "
-            "models it depends on (its whole ancestry, from `run_results.json`). Baselines "
+            "Baselined marts: `fct_custody_intervals` (custody periods, with the item "
+            "deactivations they depend on), `fct_facility_stock_access` (on-hand facility "
+            "stock x user who may use it now, with facility-stock state and access paths) and "
+            "`fct_event_lines` (every line classified, with the custodian at use, the access "
+            "path and the expected amount). dbt time = sum of the execution times of the "
+            "models the mart depends on (its whole ancestry, from `run_results.json`; the "
+            "ancestries overlap, so the rows do not add up; the access mart's includes custody, "
+            "since `fct_facility_stock` carries the current custodian, which the access "
+            "columns do not need). Baselines "
             "(`orchestration/bench_baselines/`) compute the same columns from the raw tables: "
-            "a hand-written DuckDB script and a straightforward pandas implementation, each "
-            "timed as a whole process (including reading the raw tables); "
-            "`tests/test_bench_baselines.py` checks both equal the mart on the sample. The "
-            "access and classification marts have no baseline yet.",
+            "a hand-written DuckDB script and a straightforward pandas implementation per mart, "
+            "each timed as a whole process (including reading the raw tables and recomputing "
+            "whatever the mart needs, such as custody for the classification mart); "
+            "`tests/test_bench_baselines.py` checks every one equals its mart on the sample.",
             "",
-            "| scale | dbt models s | DuckDB script s (peak MiB) | dbt ÷ script | "
+            "| scale | mart | dbt models s | DuckDB script s (peak MiB) | dbt ÷ script | "
             "pandas s (peak MiB) | pandas ÷ dbt |",
-            "|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|",
         ]
         for scale, r in results["build"].items():
-            b = r.get("baselines", {})
-            sql, pdx = b.get("duckdb_sql"), b.get("pandas")
-            if not sql or not pdx:
-                continue
-            core = r["core_models_s"]
-            lines.append(
-                f"| {scale} | {core:.1f} | {sql['median_s']:.1f} ({sql['peak_rss_mib']:.0f}) | "
-                f"{core / sql['median_s']:.2f}× | {pdx['median_s']:.1f} "
-                f"({pdx['peak_rss_mib']:.0f}) | {pdx['median_s'] / core:.2f}× |"
-            )
+            for mart, core, b in _baseline_rows(r):
+                sql, pdx = b.get("duckdb_sql"), b.get("pandas")
+                if not sql or not pdx or not core:
+                    continue
+                lines.append(
+                    f"| {scale} | `{mart}` | {core:.1f} | {sql['median_s']:.1f} "
+                    f"({sql['peak_rss_mib']:.0f}) | {core / sql['median_s']:.2f}× | "
+                    f"{pdx['median_s']:.1f} ({pdx['peak_rss_mib']:.0f}) | "
+                    f"{pdx['median_s'] / core:.2f}× |"
+                )
         for scale, r in results["build"].items():
             slow = r.get("dbt", {}).get("slowest_models", [])
             if slow:
@@ -763,10 +795,13 @@ FINDINGS = [
     "downloaded; on medium they are still above 500 ms at p95, because their filters and the "
     "expiry order join every on-hand item (~100k) to the 1M-row `fct_inventory_status`. A "
     "narrow per-facility stock mart carrying the item attributes would remove that join.",
-    "**Baselines.** Only the custody mart has baselines so far (DuckDB script and pandas, "
-    "checked equal to the mart). The dbt side sums its ancestry's model times, which include "
-    "writing each intermediate table to disk and running next to other models on the second "
-    "thread; the script keeps its working tables in memory and runs alone.",
+    "**Baselines.** The custody, access and classification marts each have two baselines "
+    "(a DuckDB script and pandas, checked equal to the mart on the sample). The dbt side sums "
+    "the mart's ancestry's model times, which include writing each intermediate table to disk "
+    "and running next to other models on the second thread; a script keeps its working tables "
+    "in memory and runs alone. Each baseline recomputes everything its mart needs from the raw "
+    "tables (the classification mart's baselines rebuild custody and item life too), as the "
+    "ancestry does.",
 ]
 
 

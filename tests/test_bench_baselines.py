@@ -1,4 +1,5 @@
-"""The benchmark baselines compute the same custody mart as dbt (on the sample build)."""
+"""Every benchmark baseline (mart x implementation) computes the same rows as its dbt mart on
+the sample build."""
 
 from __future__ import annotations
 
@@ -6,19 +7,20 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.bench_baselines import COLUMNS, compute
+from orchestration import bench
+from orchestration.bench_baselines import BASELINES, IMPLEMENTATIONS, MARTS, compute
 
 
-def _mart(warehouse) -> pd.DataFrame:
+def _mart(warehouse, mart: str) -> pd.DataFrame:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute(f"select {', '.join(COLUMNS)} from marts.fct_custody_intervals").df()
+        return con.execute(f"select {', '.join(MARTS[mart])} from marts.{mart}").df()
     finally:
         con.close()
 
 
-def _canonical(df: pd.DataFrame) -> list[tuple]:
-    df = df[COLUMNS].astype(object).where(df[COLUMNS].notna(), None)
+def _canonical(df: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    df = df[columns].astype(object).where(df[columns].notna(), None)
     rows = [
         tuple(None if v is None else (str(v) if not isinstance(v, bool) else v) for v in r)
         for r in df.itertuples(index=False)
@@ -26,10 +28,15 @@ def _canonical(df: pd.DataFrame) -> list[tuple]:
     return sorted(rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
 
 
-@pytest.mark.parametrize("name", ["duckdb_sql", "pandas"])
-def test_baseline_equals_the_dbt_custody_mart(sample_warehouse, name):
-    expected = _mart(sample_warehouse)
-    actual = compute(name, sample_warehouse)
+def test_the_bench_times_every_baselined_mart():
+    assert tuple(MARTS) == bench.CORE_MARTS
+    assert [(m, n) for m in bench.CORE_MARTS for n in IMPLEMENTATIONS] == BASELINES
+
+
+@pytest.mark.parametrize(("mart", "name"), BASELINES)
+def test_baseline_equals_the_dbt_mart(sample_warehouse, mart, name):
+    expected = _mart(sample_warehouse, mart)
+    actual = compute(mart, name, sample_warehouse)
     assert len(expected) > 0
-    assert list(actual.columns) == COLUMNS
-    assert _canonical(actual) == _canonical(expected)
+    assert list(actual.columns) == MARTS[mart]
+    assert _canonical(actual, MARTS[mart]) == _canonical(expected, MARTS[mart])
