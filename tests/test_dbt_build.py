@@ -27,8 +27,15 @@ FIGURES_SQL = h.FIGURES_SQL
 
 
 def _build(warehouse: Path, work: Path) -> None:
+    """``dbt build`` with the dbt unit tests (production builds leave them out): every unit
+    test of the project must have run and passed."""
     result = h.run_dbt(["build"], warehouse, work)
     assert result.returncode == 0, result.stdout[-4000:]
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    unit_tests = set(manifest["unit_tests"])
+    passed = {r["unique_id"] for r in results if r["status"] == "pass"}
+    assert len(unit_tests) >= 13 and unit_tests <= passed, sorted(unit_tests - passed)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ MODEL_KEYS = {
     ],
     "intermediate": [
         "int_custody_intervals",
+        "int_delivery_watermark",
         "int_event_line_states",
         "int_event_lines",
         "int_item_lifecycle",
@@ -33,6 +34,7 @@ MODEL_KEYS = {
         "int_link_intervals",
         "int_reference_instant",
         "int_sharing_intervals",
+        "int_touched_entities",
         "int_transfer_states",
     ],
     "marts": [
@@ -100,10 +102,6 @@ def test_manifest_is_stale(tmp_path):
     later = time.time() + 10
     os.utime(model, (later, later))
     assert transform.manifest_is_stale(tmp_path, manifest)
-
-
-def test_dbt_build_args():
-    assert transform.dbt_build_args() == ["build"]
 
 
 # --------------------------------------------------------------------------- the asset graph

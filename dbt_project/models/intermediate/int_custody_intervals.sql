@@ -4,24 +4,29 @@
     in transfer_id order, so a custodian "at t" includes every transfer accepted at t
     (valid_from <= t < valid_to). R-18 beats R-3: a transfer of an item that does not exist
     yet or is already inactive moves nothing (it is flagged INACTIVE_ITEM_USED); the last
-    custodian of an inactive item keeps it. -#}
+    custodian of an inactive item keeps it. Item-grained incremental
+    (macros/item_incremental.sql). -#}
+-- depends_on: {{ ref('int_touched_entities') }}
 with
 
 inventory_items as (
 
     select * from {{ ref('stg_inventory_items') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
 transfers as (
 
     select * from {{ ref('stg_transfers') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
 line_sequence as (
 
     select * from {{ ref('int_item_line_sequence') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
@@ -122,7 +127,8 @@ final as (
 
     select
         *,
-        valid_to is null as is_current
+        valid_to is null as is_current,
+        {{ through_file_id() }} as _through_file_id
     from intervals
 
 )

@@ -1,7 +1,12 @@
 {#- Each event line on a known event and item, classified (R-11, R-14, R-16), with the
     custodian at the line's instant (R-1) and the representative's access path at that
     instant (R-5, R-6, R-10, R-14). For facility stock the path is judged against the
-    seller (R-13), otherwise against the custodian. -#}
+    seller (R-13), otherwise against the custodian.
+
+    Incremental (macros/item_incremental.sql, line_states_touched): a build re-derives the lines
+    of touched items and the lines a touched user may act on or hold (links, sharing or role
+    changed); the pre-hook deletes the same lines (configured in _int_models.yml). -#}
+-- depends_on: {{ ref('int_touched_entities') }}
 with
 
 event_lines as (
@@ -43,14 +48,17 @@ sharing_intervals as (
 known_lines as (
 
     select * from event_lines
-    where is_event_known and is_item_known
+    where
+        is_event_known
+        and is_item_known
+        and {{ line_states_touched() }}
 
 ),
 
 with_sequence as (
 
     select
-        known_lines.*,
+        {{ columns_except(ref('int_event_lines'), ['_through_file_id'], 'known_lines') }},
         line_sequence.item_seq,
         coalesce(line_sequence.is_item_active, true) as is_item_active,
         coalesce(line_sequence.is_deactivating_line, false) as is_deactivating_line,
@@ -145,7 +153,8 @@ final as (
             when classified.usage_class = 'SALE'
                 then {{ to_money('classified.unit_price * classified.quantity') }}
             else {{ to_money('0') }}
-        end as expected_amount
+        end as expected_amount,
+        {{ through_file_id() }} as _through_file_id
     from classified
     left join best_access
         on classified.event_line_id = best_access.request_id

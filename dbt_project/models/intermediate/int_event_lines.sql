@@ -1,10 +1,14 @@
 {#- Every staged event line with its event, item and product attributes. Lines naming an
-    unknown event or item are kept here (flags) and only surface as UNKNOWN_REFERENCE. -#}
+    unknown event or item are kept here (flags) and only surface as UNKNOWN_REFERENCE.
+    Item-grained incremental (macros/item_incremental.sql): a build re-derives the lines of
+    the items new deliveries touch. -#}
+-- depends_on: {{ ref('int_touched_entities') }}
 with
 
 event_lines as (
 
     select * from {{ ref('stg_event_lines') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
@@ -56,7 +60,8 @@ joined as (
         inventory_items.expiration_date,
         inventory_items.created_at as item_created_at,
         -- inferred: an item whose product is unknown is treated as single-use
-        coalesce(products.is_single_use, true) as is_single_use
+        coalesce(products.is_single_use, true) as is_single_use,
+        {{ through_file_id() }} as _through_file_id
     from event_lines
     left join events
         on event_lines.event_id = events.event_id

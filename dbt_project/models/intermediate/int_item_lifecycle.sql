@@ -1,12 +1,15 @@
 {#- One row per known item: custodian now, activity, deactivation, remaining quantity, and
     its facility-stock record (the latest stocking order while active, R-7) with the usage,
     returns and adjustments since (R-11, R-12). Status as of the build's reference instant,
-    which is the latest timestamp in the data, so every line is already applied. -#}
+    which is the latest timestamp in the data, so every line is already applied.
+    Item-grained incremental (macros/item_incremental.sql). -#}
+-- depends_on: {{ ref('int_touched_entities') }}
 with
 
 items as (
 
     select * from {{ ref('stg_inventory_items') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
@@ -19,12 +22,14 @@ products as (
 line_sequence as (
 
     select * from {{ ref('int_item_line_sequence') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
 custody_intervals as (
 
     select * from {{ ref('int_custody_intervals') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
@@ -198,7 +203,8 @@ final as (
                     stock_quantity_sold - stock_quantity_used - stock_quantity_returned
                     - stock_quantity_adjusted
             else 0
-        end as stock_quantity_on_hand
+        end as stock_quantity_on_hand,
+        {{ through_file_id() }} as _through_file_id
     from joined
 
 )

@@ -14,12 +14,15 @@
     - the first line that brings the remaining quantity to 0, or a direct sale, deactivates
       the item; every later line is on an inactive item (R-18) and changes nothing;
     - facility stock = a stocking-order epoch started while the item was active; the item
-      keeps it, with facility and seller, for life (R-13). -#}
+      keeps it, with facility and seller, for life (R-13).
+    Item-grained incremental (macros/item_incremental.sql). -#}
+-- depends_on: {{ ref('int_touched_entities') }}
 with
 
 event_lines as (
 
     select * from {{ ref('int_event_lines') }}
+    where {{ only_touched('item_id') }}
 
 ),
 
@@ -206,7 +209,8 @@ final as (
         sale.representative_id as stock_seller_id,
         sale.unit_price as stock_unit_price,
         sale.quantity as stock_quantity_sold,
-        sale.line_at as stock_sold_at
+        sale.line_at as stock_sold_at,
+        {{ through_file_id() }} as _through_file_id
     from stock_state as sequenced_line
     left join stock_state as sale
         on

@@ -1,0 +1,136 @@
+{#-
+  Item-grained incremental models (tag `item_incremental`, see docs/architecture.md).
+
+  The large intermediate models are derived per item (its lines, transfers and custody) and,
+  for event lines, per (representative, custodian) pair. A build re-derives only what new
+  deliveries touch: `int_touched_entities` lists the items and users touched by staging rows
+  newer than the watermark, each tagged model deletes the rows of those items (pre-hook
+  `delete_touched`) and appends them again, derived from every staged row of the item, so the
+  result equals a full build. `custodia build --full-refresh` (or a missing table) derives
+  everything.
+
+  The watermark is the delivery (`_file_id`) up to which every tagged model was derived: each
+  row carries `_through_file_id`, the newest delivery staged when it was derived, and the
+  watermark is the least of the tagged models' newest, so a run that failed half-way (a
+  Dagster run writes in place) is caught up by the next one.
+-#}
+
+{#- The tagged models' relations as they stand before this build re-derives them, or none
+    when one does not exist yet (then everything is derived). -#}
+{% macro item_incremental_relations() -%}
+    {%- set relations = [] -%}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and 'item_incremental' in node.tags -%}
+        {%- set relation = adapter.get_relation(
+                database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- if relation is none -%}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- do relations.append(relation) -%}
+    {%- endfor -%}
+    {{ return(relations) }}
+{%- endmacro %}
+
+
+{#- SQL of the watermark: the delivery every tagged model was derived through, or null when
+    everything must be derived (first build, --full-refresh, a tagged model missing). -#}
+{% macro item_incremental_watermark() -%}
+    {%- set relations = item_incremental_relations() if execute else none -%}
+    {%- if flags.FULL_REFRESH or not relations -%}
+        cast(null as {{ dbt.type_bigint() }})
+    {%- else -%}
+        {%- set newest = [] -%}
+        {%- for relation in relations -%}
+            {%- do newest.append('select max(_through_file_id) as through_file_id from '
+                ~ relation) -%}
+        {%- endfor -%}
+        (select min(through_file_id) from ({{ newest | join(' union all ') }}) as derived)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The previous build's table of a model, read before this build replaces it (not a ref:
+    it is the state being replaced, not an input); none when it does not exist. -#}
+{% macro previous_state(model_name) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.name == model_name -%}
+        {{ return(adapter.get_relation(
+            database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+
+{#- The touched ids of one kind ('item' or 'user') as a subquery. -#}
+{% macro touched(kind) -%}
+    select touched_id from {{ ref('int_touched_entities') }} where touched_kind = '{{ kind }}'
+{%- endmacro %}
+
+
+{#- A filter keeping only touched rows on an incremental run (true on a full one). -#}
+{% macro only_touched(column, kind='item') -%}
+    {%- if is_incremental() -%}
+        {{ column }} in ({{ touched(kind) }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pre-hook of a tagged model: delete the rows about to be re-derived. `condition`, when
+    given, replaces the default (the item is touched). -#}
+{% macro delete_touched(condition=none) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ condition if condition else only_touched('item_id') }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The `_through_file_id` column of a tagged model's rows. -#}
+{% macro through_file_id() -%}
+    (select through_file_id from {{ ref('int_delivery_watermark') }})
+{%- endmacro %}
+
+
+{#- Lines of int_event_line_states to re-derive: on a touched item, by a touched representative,
+    or on an item some touched user held or sold as facility stock (the line's access target,
+    custodian or seller, may be that user, whose links, sharing or role changed). It depends on
+    the line's item and representative only, which are the same before and after the build for
+    an untouched item, so the pre-hook deletes exactly the lines the model derives again. -#}
+{% macro line_states_touched(item_column='item_id', representative_column='representative_id') -%}
+    {%- if is_incremental() -%}
+    (
+        {{ item_column }} in ({{ touched('item') }})
+        or {{ representative_column }} in ({{ touched('user') }})
+        or {{ item_column }} in (
+            select item_id from {{ ref('int_custody_intervals') }}
+            where custodian_id in ({{ touched('user') }})
+            union
+            select item_id from {{ ref('int_item_line_sequence') }}
+            where is_facility_stock_sale and representative_id in ({{ touched('user') }})
+        )
+    )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The columns of `relation` but `excluded`, as a select list (qualified by `prefix`); the
+    portable form of `select * exclude (...)`. -#}
+{% macro columns_except(relation, excluded, prefix) -%}
+    {%- if not execute -%}
+        {{ return(prefix ~ '.*') }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation)
+            if column.name | lower not in excluded -%}
+        {%- do names.append(prefix ~ '.' ~ adapter.quote(column.name)) -%}
+    {%- endfor -%}
+    {#- a relation that cannot be introspected (a unit test's fixture) keeps every column -#}
+    {{ return(names | join(',\n        ') if names else prefix ~ '.*') }}
+{%- endmacro %}
