@@ -1,15 +1,50 @@
 {#- Keep the newest version of each key of a raw table: highest order column(s) first.
-    Portable (window function + filter, no QUALIFY). Used only by staging models. -#}
+    Keys are compared trimmed, as staging exposes them (" U1" and "U1" are one key).
+    Portable (window function + filter, no QUALIFY). Most keys are delivered once: those pass
+    straight through, and only keys with several versions are ranked, which spares sorting
+    every row of the large tables (a third of stg_transfers' time on medium). Used only by
+    staging models. -#}
 {% macro newest_version(relation, key_columns, order_by) -%}
+    {%- set trimmed = [] -%}
+    {%- set dup_trimmed = [] -%}
+    {%- set matches = [] -%}
+    {%- for k in key_columns -%}
+        {%- set expr = 'trim(cast(raw_rows.' ~ k ~ ' as ' ~ dbt.type_string() ~ '))' -%}
+        {%- do trimmed.append(expr) -%}
+        {%- do dup_trimmed.append(expr ~ ' as dup_' ~ k) -%}
+        {%- do matches.append(expr ~ ' = repeated.dup_' ~ k) -%}
+    {%- endfor %}
+    select
+        raw_rows.*,
+        1 as _version_rank
+    from {{ relation }} as raw_rows
+    left join (
+        select {{ dup_trimmed | join(', ') }}
+        from {{ relation }} as raw_rows
+        group by {{ trimmed | join(', ') }}
+        having count(*) > 1
+    ) as repeated
+        on {{ matches | join(' and ') }}
+    where repeated.dup_{{ key_columns[0] }} is null
+
+    union all
+
     select *
     from (
         select
-            *,
+            raw_rows.*,
             row_number() over (
-                partition by {{ key_columns | join(', ') }}
+                partition by {{ trimmed | join(', ') }}
                 order by {{ order_by }}
             ) as _version_rank
-        from {{ relation }}
+        from {{ relation }} as raw_rows
+        inner join (
+            select {{ dup_trimmed | join(', ') }}
+            from {{ relation }} as raw_rows
+            group by {{ trimmed | join(', ') }}
+            having count(*) > 1
+        ) as repeated
+            on {{ matches | join(' and ') }}
     ) as versions
     where _version_rank = 1
 {%- endmacro %}
@@ -26,7 +61,7 @@
     {%- set matches = [] -%}
     {%- for k in key_columns -%}
         {%- set trimmed = 'trim(cast(' ~ k ~ ' as ' ~ dbt.type_string() ~ '))' -%}
-        {%- do raw_keys.append('raw_rows.' ~ k) -%}
+        {%- do raw_keys.append(trimmed | replace('cast(', 'cast(raw_rows.')) -%}
         {%- do touched_keys.append(trimmed ~ ' as touched_' ~ k) -%}
         {%- do matches.append(trimmed | replace('cast(', 'cast(raw_rows.') ~ ' = touched.touched_' ~ k) -%}
     {%- endfor -%}
