@@ -117,6 +117,26 @@ SCHEMA: dict[str, dict[str, str]] = {
         "amount": M,
         "commission_amount": M,
     },
+    "marts.fct_non_sale_usage": {
+        "event_line_id": V,
+        "event_id": V,
+        "line_no": B,
+        "event_date": T,
+        "facility_id": V,
+        "representative_id": V,
+        "item_id": V,
+        "catalog_number": V,
+        "lot_number": V,
+        "serial_number": V,
+        "stocking_order_id": V,
+        "seller_id": V,
+        "sold_at": T,
+        "quantity": B,
+        "unit_price": M,
+        "access_path": V,
+        "custodian_at_use": V,
+        "billed_amount": M,
+    },
     "marts.fct_exceptions": {
         "code": V,
         "severity": V,
@@ -262,13 +282,12 @@ def _rows() -> dict[str, list[tuple]]:
         ("I-06", "F-3", "U-S3", "SO-4", so3, 1, 0, 0, 1, 950.00, 950.00, "ON_HAND"),
         ("I-10", "F-1", "U-DCO", "SO-2", so2, 1, 0, 1, 0, 940.00, 0.00, "RETURNED"),
     ]
+    # U-DCO is custodian-only: it sold I-02 and I-03 but never acts, so it has no row
     access = [
         ("I-01", "F-1", "U-S1", "OWN"),
         ("I-01", "F-1", "U-DST", "DISTRIBUTOR_OVER_REP"),
-        ("I-02", "F-1", "U-DCO", "OWN"),
         ("I-02", "F-1", "U-S1", "DISTRIBUTOR_SHARE"),
         ("I-02", "F-1", "U-S2", "DISTRIBUTOR_SHARE"),
-        ("I-03", "F-1", "U-DCO", "OWN"),
         ("I-03", "F-1", "U-S1", "DISTRIBUTOR_SHARE"),
         ("I-03", "F-1", "U-S2", "DISTRIBUTOR_SHARE"),
         ("I-04", "F-2", "U-S2", "OWN"),
@@ -395,7 +414,36 @@ def build_fixture_warehouse(path: Path) -> Path:
 
 
 def _derive_reports(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill the two report marts from the facts, as the dbt models would."""
+    """Fill the marts derived from other marts (the two reports and the non-sale usage) from
+    the facts, as the dbt models would."""
+    con.execute(
+        """
+        insert into marts.fct_non_sale_usage
+        select
+            l.event_id || '#' || l.line_no,
+            l.event_id,
+            l.line_no,
+            l.event_date,
+            l.facility_id,
+            l.representative_id,
+            l.item_id,
+            inv.catalog_number,
+            inv.lot_number,
+            inv.serial_number,
+            fs.stocking_order_id,
+            fs.seller_id,
+            fs.sold_at,
+            l.quantity,
+            fs.unit_price,
+            l.access_path,
+            l.custodian_at_use,
+            l.billed_amount
+        from marts.fct_event_lines as l
+        left join marts.fct_facility_stock as fs on fs.item_id = l.item_id
+        left join marts.fct_inventory_status as inv on inv.item_id = l.item_id
+        where l.usage_class = 'NON_SALE_FACILITY_STOCK'
+        """
+    )
     con.execute(
         """
         insert into marts.rpt_stock_levels

@@ -191,3 +191,21 @@ def test_materialize_dbt_assets_into_a_temp_warehouse(tmp_path, defs):
         for r in world.rows["event_lines"]
         if r["item_id"] not in {i["item_id"] for i in world.rows["inventory_items"]}
     )
+
+
+def test_run_state_is_kept_for_the_next_build_and_old_runs_pruned(tmp_path):
+    project_target = tmp_path / "target"
+    runs = []
+    for i in range(8):
+        run = project_target / f"custodia_dbt_models-{i}"
+        run.mkdir(parents=True)
+        os.utime(run, (1000 + i, 1000 + i))
+        runs.append(run)
+    (runs[-1] / "partial_parse.msgpack").write_bytes(b"state of the last run")
+    transform.keep_run_state(runs[-1], project_target, keep=3)
+    assert (project_target / "partial_parse.msgpack").read_bytes() == b"state of the last run"
+    assert sorted(p.name for p in project_target.glob("custodia_dbt_models-*")) == [
+        "custodia_dbt_models-5",
+        "custodia_dbt_models-6",
+        "custodia_dbt_models-7",
+    ]

@@ -792,6 +792,25 @@ def test_access_mart_sharing_off_and_admin_seller_left_out():
     assert [(a["item_id"], a["user_id"]) for a in r.facility_stock_access] == [("I1", "D1")]
 
 
+def test_access_mart_leaves_out_custodian_only_users():
+    # I-19: DC (custodian-only) sold I1 and would be OWN; SC (custodian-only SALES) is linked
+    # to DC and would be DISTRIBUTOR_SHARE. Neither acts, so only S1 may use the stock.
+    w = _fs_world(seller="DC")
+    w.user("SC", "SALES", custodian_only=True)
+    w.link("DC", "S1", T0)
+    w.link("DC", "SC", T0)
+    r = w.run(as_of=at(9))
+    assert [(a["user_id"], a["access_path"]) for a in r.facility_stock_access] == [
+        ("S1", "DISTRIBUTOR_SHARE")
+    ]
+    # event lines stay R-5 literal: DC acting on its own custody is OWN (and flagged)
+    w.event("C1", rep="DC", fac="F1", date=at(6))
+    w.line("C1", 1, "I1", billed=0)
+    r = w.run()
+    assert r.line("C1", 1)["access_path"] == "OWN"
+    only_codes(r, "CUSTODIAN_ONLY_REP")
+
+
 # --------------------------------------------------------------------------- R-14 sales
 
 

@@ -100,7 +100,8 @@ if not ui.empty_note(items, "facility-stock items"):
     st.caption(
         "From `fct_facility_stock_access`: the seller (OWN), sales reps linked to a sharing "
         "distributor seller (DISTRIBUTOR_SHARE), and a full distributor over its reps' stock "
-        "(DISTRIBUTOR_OVER_REP). Admins reach everything and are not listed."
+        "(DISTRIBUTOR_OVER_REP). Admins reach everything and are not listed; custodian-only "
+        "accounts never act, so they are not listed either (not even as the seller)."
     )
     item_ids = items["item_id"].tolist()
     chosen = st.selectbox(

@@ -5,8 +5,9 @@ A baseline is a (mart, implementation) pair. The marts (``MARTS``, with the colu
 - ``fct_custody_intervals``: custody periods per item (R-1, R-3), with the item deactivations
   they depend on (R-18: a transfer after the item was consumed, sold directly, returned or
   written off moves nothing);
-- ``fct_facility_stock_access``: on-hand facility stock x non-admin user who may use it now,
-  by the best path to the seller (R-5, R-10, R-13), "now" being the build's reference instant;
+- ``fct_facility_stock_access``: on-hand facility stock x user who may use it now (admins and
+  custodian-only accounts left out), by the best path to the seller (R-5, R-10, R-13), "now"
+  being the build's reference instant;
 - ``fct_event_lines``: every event line on a known event and item, classified (R-11, R-14,
   R-16), with the custodian at its instant and the representative's access path.
 

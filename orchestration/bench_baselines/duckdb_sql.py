@@ -251,8 +251,8 @@ from (
 );
 """
 
-# --- fct_facility_stock_access: on-hand facility stock x non-admin user with a path to the
-# seller now (R-10, R-13)
+# --- fct_facility_stock_access: on-hand facility stock x user (neither admin nor
+# custodian-only) with a path to the seller now (R-10, R-13)
 STEPS["facility_stock_access"] = """
 create or replace temp table b_on_hand as
 with sales as (
@@ -277,7 +277,8 @@ from sales
 left join taken on taken.item_id = sales.item_id
 where sales.quantity_sold - coalesce(taken.quantity_taken, 0) > 0;
 
--- only the seller and the users ever linked to it can have a path; admins are left out
+-- only the seller and the users ever linked to it can have a path; admins are left out, and
+-- so are custodian-only accounts (they never act: docs/rules.md, readings of our own)
 create or replace temp table b_requests as
 with sellers as (select distinct seller_id from b_on_hand),
 partners as (
@@ -294,7 +295,7 @@ select row_number() over () as request_id, p.user_id as actor_id, p.seller_id as
 from partners p
 join b_users u on u.user_id = p.user_id
 cross join b_as_of a
-where u.role not in ('PRIMARY_ADMIN', 'ADMIN', 'OPERATIONS');
+where u.role not in ('PRIMARY_ADMIN', 'ADMIN', 'OPERATIONS') and not u.is_custodian_only;
 """
 STEPS["facility_stock_access_result"] = """
 create or replace temp table b_result as

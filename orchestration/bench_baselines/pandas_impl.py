@@ -374,7 +374,8 @@ def facility_stock_access(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
     # who may use it, judged against the seller: only the seller and the users
-    # ever linked to it can have a path; admins reach everything and are left out
+    # ever linked to it can have a path; admins reach everything and are left out, and
+    # custodian-only accounts never act, so they are left out too (whatever the path)
     sellers = on_hand[["seller_id"]].drop_duplicates()
     as_distributor = sellers.merge(links, left_on="seller_id", right_on="distributor_user_id")
     as_sales = sellers.merge(links, left_on="seller_id", right_on="sales_user_id")
@@ -388,8 +389,10 @@ def facility_stock_access(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ],
         ignore_index=True,
     ).drop_duplicates()  # fmt: skip
-    partners = partners.merge(users[["user_id", "role"]], on="user_id")
-    partners = partners[~partners["role"].isin(ADMIN_ROLES)].reset_index(drop=True)
+    partners = partners.merge(users[["user_id", "role", "is_custodian_only"]], on="user_id")
+    partners = partners[
+        ~partners["role"].isin(ADMIN_ROLES) & partners["is_custodian_only"].eq(False)
+    ].reset_index(drop=True)
     requests = pd.DataFrame(
         {"actor_id": partners["user_id"], "target_id": partners["seller_id"], "checked_at": as_of}
     )

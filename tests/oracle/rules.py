@@ -86,8 +86,11 @@ generator):
        custodian_at_use is the custodian at the line's instant for lines of submitted events,
        None for NOT_SUBMITTED. expected_amount is 0 except for SALE lines.
 - I-19 fct_facility_stock_access: known, non-admin users only (an unknown seller gets no OWN
-       row); REGIONAL_MANAGER sellers keep their OWN row. "On hand" = active and
-       quantity_on_hand > 0.
+       row); REGIONAL_MANAGER sellers keep their OWN row. Custodian-only users are left out
+       whatever the path (they hold custody but never act, DOMAIN §1 and CUSTODIAN_ONLY_REP):
+       a custodian-only seller has no OWN row, a custodian-only rep no DISTRIBUTOR_SHARE row.
+       fct_event_lines keeps R-5 literal (I-2: a custodian-only representative still has OWN).
+       "On hand" = active and quantity_on_hand > 0.
 - I-20 Money: amount = unit_price x quantity and commission_amount = amount x commission_rate are
        exact Decimals (not rounded: compare after rounding to cents); a missing rate (or an
        unknown representative) gives commission 0.
@@ -998,7 +1001,8 @@ class _Engine:
             candidates = {seller} | self.partners.get(seller, set())
             for uid in sorted(c for c in candidates if c is not None):
                 user = self.users.get(uid)
-                if user is None or user["role"] in ADMIN_ROLES:
+                # I-19: admins reach everything; custodian-only accounts never act
+                if user is None or user["role"] in ADMIN_ROLES or user["is_custodian_only"]:
                     continue
                 p = self.path(uid, seller, as_of)
                 if p in ("OWN", "DISTRIBUTOR_SHARE", "DISTRIBUTOR_OVER_REP"):

@@ -1,6 +1,7 @@
 {#- Who may use each on-hand facility-stock item now (the build's reference instant), and
     by which path, judged against the seller (R-10, R-13). Admins reach everything and are
-    left out. -#}
+    left out; so are custodian-only users, who hold custody but never act (DOMAIN section 1,
+    CUSTODIAN_ONLY_REP): our reading, docs/rules.md "Readings that are our own". -#}
 with
 
 facility_stock as (
@@ -95,8 +96,12 @@ requests as (
     inner join users
         on seller_partners.partner_id = users.user_id
     cross join reference_instant
-    -- admins reach everything (R-5 ADMIN) and are left out
-    where users.role not in ('PRIMARY_ADMIN', 'ADMIN', 'OPERATIONS')
+    where
+        -- admins reach everything (R-5 ADMIN) and are left out
+        users.role not in ('PRIMARY_ADMIN', 'ADMIN', 'OPERATIONS')
+        -- custodian-only accounts never act, so they use nothing, whatever the path (inference:
+        -- delete this condition to list them with their OWN / DISTRIBUTOR_SHARE rows again)
+        and not users.is_custodian_only
 
 ),
 
