@@ -32,6 +32,25 @@ custody_intervals as (
 
 ),
 
+-- the custody periods a transfer started (each large input is read once where it is
+-- needed, with only its columns: a CTE read twice would be materialized whole)
+transfer_periods as (
+
+    select * from {{ ref('int_custody_intervals') }}
+    where transfer_id is not null and {{ only_touched('item_id') }}
+
+),
+
+accepted_transfers as (
+
+    select * from {{ ref('stg_transfers') }}
+    where
+        transfer_status = 'ACCEPTED'
+        and effective_at is not null
+        and {{ only_touched('item_id') }}
+
+),
+
 line_sequence as (
 
     select * from {{ ref('int_item_line_sequence') }}
@@ -59,8 +78,7 @@ live_transfers as (
         valid_from as transferred_at,
         true as is_item_live,
         previous_custodian_id as custodian_before
-    from custody_intervals
-    where transfer_id is not null
+    from transfer_periods
 
 ),
 
@@ -149,18 +167,18 @@ stock_sale_before as (
         representative_id
     from (
         select
-            accepted.transfer_id,
+            accepted_transfers.transfer_id,
             stock_sales.facility_id,
             stock_sales.representative_id,
             row_number() over (
-                partition by accepted.transfer_id
+                partition by accepted_transfers.transfer_id
                 order by stock_sales.item_seq desc
             ) as sale_rank
-        from accepted
+        from accepted_transfers
         inner join stock_sales
             on
-                accepted.item_id = stock_sales.item_id
-                and accepted.transferred_at > stock_sales.line_at
+                accepted_transfers.item_id = stock_sales.item_id
+                and accepted_transfers.effective_at > stock_sales.line_at
     ) as ranked
     where sale_rank = 1
 
