@@ -15,34 +15,38 @@
   Dagster run writes in place) is caught up by the next one.
 -#}
 
-{#- The tagged models' relations as they stand before this build re-derives them, or none
-    when one does not exist yet (then everything is derived). -#}
+{#- The tagged models' relations as they stand before this build re-derives them (none for a
+    model whose table does not exist yet). -#}
 {% macro item_incremental_relations() -%}
     {%- set relations = [] -%}
     {%- for node in graph.nodes.values()
             if node.resource_type == 'model' and 'item_incremental' in node.tags -%}
-        {%- set relation = adapter.get_relation(
-                database=node.database, schema=node.schema, identifier=node.alias) -%}
-        {%- if relation is none -%}
-            {{ return(none) }}
-        {%- endif -%}
-        {%- do relations.append(relation) -%}
+        {%- do relations.append(adapter.get_relation(
+                database=node.database, schema=node.schema, identifier=node.alias)) -%}
     {%- endfor -%}
     {{ return(relations) }}
 {%- endmacro %}
 
 
-{#- SQL of the watermark: the delivery every tagged model was derived through, or null when
-    everything must be derived (first build, --full-refresh, a tagged model missing). -#}
+{#- SQL of the watermark: the delivery every tagged model was derived through.
+    - null on --full-refresh or when no tagged table exists yet: no tagged model is
+      incremental in this build, each derives everything;
+    - 0 when some tagged table is missing (a model added since the last build) or holds no
+      row yet: the incremental ones then re-derive every item, so all agree;
+    - else the least of the tables' newest `_through_file_id`, so a run that failed half-way
+      (a Dagster run writes in place) is caught up by the next one. -#}
 {% macro item_incremental_watermark() -%}
-    {%- set relations = item_incremental_relations() if execute else none -%}
-    {%- if flags.FULL_REFRESH or not relations -%}
+    {%- set relations = item_incremental_relations() if execute else [] -%}
+    {%- set existing = relations | reject('none') | list -%}
+    {%- if flags.FULL_REFRESH or not existing -%}
         cast(null as {{ dbt.type_bigint() }})
+    {%- elif existing | length < relations | length -%}
+        cast(0 as {{ dbt.type_bigint() }})
     {%- else -%}
         {%- set newest = [] -%}
-        {%- for relation in relations -%}
-            {%- do newest.append('select max(_through_file_id) as through_file_id from '
-                ~ relation) -%}
+        {%- for relation in existing -%}
+            {%- do newest.append('select coalesce(max(_through_file_id), 0) as through_file_id'
+                ~ ' from ' ~ relation) -%}
         {%- endfor -%}
         (select min(through_file_id) from ({{ newest | join(' union all ') }}) as derived)
     {%- endif -%}
