@@ -154,10 +154,68 @@ def _older_version_open(stamp: tuple[int, int, int]) -> bool:
         return any(version != stamp for version in _live_versions)
 
 
+def _text_dtype() -> pd.StringDtype | None:
+    """The dtype DuckDB gives text columns, if it is pandas' Arrow-backed `str` (pandas 3)."""
+    global _TEXT_DTYPE
+    if _TEXT_DTYPE is _UNKNOWN:
+        con = duckdb.connect()
+        try:
+            dtype = con.execute("select 'x' as text").df()["text"].dtype
+        finally:
+            con.close()
+        arrow_backed = isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+        _TEXT_DTYPE = dtype if arrow_backed else None
+    return _TEXT_DTYPE
+
+
+_UNKNOWN = object()
+_TEXT_DTYPE: Any = _UNKNOWN
+
+
+# Below this many text cells DuckDB's own conversion is as fast as the detour through Arrow.
+_ARROW_TEXT_MIN_CELLS = 10_000
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None) -> pd.DataFrame:
+    """The result of `sql` as a DataFrame, exactly as DuckDB's `.df()` gives it, only faster.
+
+    DuckDB's `.df()` builds one Python string per text cell, which pandas 3 then re-encodes
+    into its Arrow-backed `str` dtype: most of the time of a large result (the ~100k rows of
+    the facility-stock levels, say). The result is therefore fetched as Arrow, and the text
+    columns of a large one go straight into that same dtype; every other column (and every
+    column of a small result) keeps DuckDB's own conversion, run on the Arrow table, so dtypes
+    and values are those of `.df()` (`test_frames_are_those_of_duckdb_df`)."""
+    relation = con.sql(sql, params=params)
+    names = relation.columns
+    types = dict(zip(names, map(str, relation.types), strict=True))
+    text = [n for n in names if types[n] == "VARCHAR"]
+    dtype = _text_dtype()
+    if dtype is None or not text or len(types) != len(names):
+        return relation.df()
+    table = relation.to_arrow_table()
+    columns = {}
+    if table.num_rows * len(text) >= _ARROW_TEXT_MIN_CELLS:
+        for name in text:
+            column = table.column(name)
+            if column.null_count < len(column):
+                columns[name] = column.to_pandas(types_mapper=lambda _: dtype)
+            else:  # no text at all: pandas keeps DuckDB's object column of None
+                columns[name] = pd.Series([None] * len(column), dtype=object, name=name)
+    others = [n for n in names if n not in columns]
+    if not others:
+        return pd.DataFrame(columns)[names]
+    rest = con.from_arrow(table.select(others))
+    if list(map(str, rest.types)) != [types[n] for n in others]:
+        return relation.df()  # a type Arrow does not carry back as it was (UUID, say)
+    if not columns:
+        return rest.df()
+    return pd.concat([pd.DataFrame(columns), rest.df()], axis=1)[names]
+
+
 def _run(path: Path, sql: str, params: Mapping[str, Any] | None) -> pd.DataFrame:
     with _session(path) as (con, _):
         try:
-            return con.execute(sql, dict(params) if params else None).df()
+            return _frame(con, sql, dict(params) if params else None)
         except duckdb.CatalogException as exc:
             raise WarehouseIncomplete(
                 f"The warehouse has no such mart yet ({_first_line(exc)}). Rebuild it: {BUILD_HINT}"
@@ -222,11 +280,7 @@ REQUIRED_MARTS = (
 
 def require_warehouse() -> None:
     """Raise WarehouseUnavailable unless the file exists and holds the marts."""
-    present = set(
-        query("select table_name from information_schema.tables where table_schema = 'marts'")[
-            "table_name"
-        ]
-    )
+    present = set(mart_columns())  # the pages that adapt to the columns reuse this (cached)
     if not present:
         raise WarehouseIncomplete(
             f"The warehouse at `{warehouse_path()}` has no marts yet. {BUILD_HINT}"
@@ -296,17 +350,19 @@ def users() -> pd.DataFrame:
     )
 
 
-def product_lines() -> list[str]:
-    df = query(
-        "select distinct product_line from marts.dim_products "
-        "where product_line is not null order by 1"
+def _products() -> pd.DataFrame:
+    """Every catalog number (in order) with its product line: both product filters, one query."""
+    return query(
+        "select catalog_number, product_line from marts.dim_products order by catalog_number"
     )
-    return df["product_line"].tolist()
+
+
+def product_lines() -> list[str]:
+    return sorted(set(_products()["product_line"].dropna()))
 
 
 def catalog_numbers() -> list[str]:
-    df = query("select catalog_number from marts.dim_products order by 1")
-    return df["catalog_number"].tolist()
+    return _products()["catalog_number"].tolist()
 
 
 def months() -> list[date]:
@@ -359,6 +415,24 @@ def _items_sql() -> str:
         c if c in columns[source] else f"null::{t} as {c}" for c, t in ITEM_ATTRIBUTES.items()
     )
     return f"select item_id, {picked} from marts.{source}"
+
+
+def _item_attributes(table: str, alias: str, item_id: str | None = None) -> tuple[dict, str]:
+    """The ITEM_ATTRIBUTES of the rows of mart `table` (aliased `alias` in the query): an SQL
+    expression per attribute, and the join (or "") that supplies the ones the mart lacks.
+
+    A mart that carries an attribute itself is read directly (fct_inventory_status does, and
+    the dbt build's fct_facility_stock copies them from the same item record). Joining its rows
+    to the 1M-row item table on medium cost the facility-stock and non-sale pages most of their
+    time. Attributes it lacks come from `_items_sql()`, joined as `inv` on `item_id` (an SQL
+    expression, by default `<alias>.item_id`)."""
+    own = mart_columns().get(table, set())
+    exprs = {c: f"{alias}.{c}" for c in ITEM_ATTRIBUTES if c in own}
+    if len(exprs) == len(ITEM_ATTRIBUTES):
+        return exprs, ""
+    exprs.update({c: f"inv.{c}" for c in ITEM_ATTRIBUTES if c not in own})
+    key = item_id or f"{alias}.item_id"
+    return exprs, f"left join ({_items_sql()}) as inv on inv.item_id = {key}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,48 +503,6 @@ def deliveries() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # 2 Facility stock
 
-# Item attributes (catalog, lot, serial, expiry) come from `_items_sql()`, product attributes
-# from dim_products. `{items}` is replaced by that subquery.
-_ON_HAND_ITEMS = """
-    select
-        fs.facility_id,
-        fac.facility_name,
-        inv.catalog_number,
-        prod.product_description,
-        prod.product_line,
-        fs.item_id,
-        inv.lot_number,
-        inv.serial_number,
-        inv.expiration_date,
-        fs.seller_id,
-        seller.full_name as seller_name,
-        fs.stocking_order_id,
-        fs.sold_at,
-        date_diff('day', fs.sold_at::date, current_date) as days_on_shelf,
-        date_diff('day', current_date, inv.expiration_date) as days_to_expiry,
-        fs.quantity_on_hand,
-        fs.unit_price,
-        fs.value_on_hand,
-        fs.status
-    from marts.fct_facility_stock as fs
-    left join ({items}) as inv on inv.item_id = fs.item_id
-    left join marts.dim_products as prod on prod.catalog_number = inv.catalog_number
-    left join marts.dim_facilities as fac on fac.facility_id = fs.facility_id
-    left join marts.dim_users as seller on seller.user_id = fs.seller_id
-    where fs.quantity_on_hand > 0
-      and ($facilities::varchar[] is null or list_contains($facilities::varchar[], fs.facility_id))
-      and ($lines::varchar[] is null or list_contains($lines::varchar[], prod.product_line))
-      and ($catalogs::varchar[] is null
-           or list_contains($catalogs::varchar[], inv.catalog_number))
-      and ($lot::varchar is null or inv.lot_number ilike '%' || $lot::varchar || '%')
-      and ($expiring_within::bigint is null
-           or inv.expiration_date <= current_date + to_days($expiring_within::bigint::integer))
-"""
-
-
-def _on_hand_items() -> str:
-    return _ON_HAND_ITEMS.replace("{items}", _items_sql())
-
 
 @dataclass(frozen=True)
 class StockFilter:
@@ -490,19 +522,76 @@ class StockFilter:
         }
 
 
+def _on_hand_matching(flt: StockFilter) -> tuple[str, dict[str, Any]]:
+    """The on-hand facility-stock rows matching `flt`, and the query parameters.
+
+    Narrow on purpose: the item, its facility, product, attributes and stock figures, no
+    names. Names are joined after aggregating (levels) or after cutting to the rows shown
+    (items). Only the filters that are set are written into the query, so an unset one costs
+    nothing (the product-line filter, say, would otherwise join dim_products to every row).
+    The item attributes come from `_item_attributes`: off fct_facility_stock itself when it
+    carries them, as the dbt build's does."""
+    attributes, join = _item_attributes("fct_facility_stock", "fs")
+    params = {k: v for k, v in flt.params().items() if v is not None}
+    conditions = ["fs.quantity_on_hand > 0"]
+    if "facilities" in params:
+        conditions.append("list_contains($facilities::varchar[], fs.facility_id)")
+    if "lines" in params:
+        conditions.append(
+            f"{attributes['catalog_number']} in (select catalog_number from marts.dim_products"
+            " where list_contains($lines::varchar[], product_line))"
+        )
+    if "catalogs" in params:
+        conditions.append(f"list_contains($catalogs::varchar[], {attributes['catalog_number']})")
+    if "lot" in params:
+        conditions.append(f"{attributes['lot_number']} ilike '%' || $lot::varchar || '%'")
+    if "expiring_within" in params:
+        conditions.append(
+            f"{attributes['expiration_date']}"
+            " <= current_date + to_days($expiring_within::bigint::integer)"
+        )
+    where = "\n          and ".join(conditions)
+    sql = f"""
+        select
+            fs.facility_id,
+            {attributes["catalog_number"]} as catalog_number,
+            fs.item_id,
+            {attributes["lot_number"]} as lot_number,
+            {attributes["serial_number"]} as serial_number,
+            {attributes["expiration_date"]} as expiration_date,
+            fs.seller_id,
+            fs.stocking_order_id,
+            fs.sold_at,
+            fs.quantity_on_hand,
+            fs.unit_price,
+            fs.value_on_hand,
+            fs.status
+        from marts.fct_facility_stock as fs
+        {join}
+        where {where}
+    """
+    return sql, params
+
+
+_DAYS_TO_EXPIRY = "date_diff('day', current_date, expiration_date)"
+
 # Detail tables show at most this many rows (read when a page runs, so tests may lower it);
 # the page's figures are computed in SQL over every row, and its CSV download holds them all.
 DETAIL_ROW_CAP = 1_000
 
 
-def _facility_stock_items_sql(limited: bool) -> str:
-    # The cap applies before the access counts are joined, so only the shown items are counted.
-    return f"""
-        with items as ({_on_hand_items()}),
-        picked as (
-            select * from items
+def _facility_stock_items(flt: StockFilter, limit: int | None) -> tuple[str, dict[str, Any]]:
+    # The cap applies before names and access counts are joined: only the shown items get them.
+    # `picked` is materialized: it is read twice, and otherwise every matching row would be.
+    matching, params = _on_hand_matching(flt)
+    if limit is not None:
+        params["limit"] = limit
+    sql = f"""
+        with matching as ({matching}),
+        picked as materialized (
+            select * from matching
             order by expiration_date nulls last, facility_id, catalog_number, item_id
-            {"limit $limit" if limited else ""}
+            {"limit $limit" if limit is not None else ""}
         ),
         access as (
             select item_id, count(distinct user_id) as eligible_users
@@ -510,64 +599,106 @@ def _facility_stock_items_sql(limited: bool) -> str:
             where item_id in (select item_id from picked)
             group by item_id
         )
-        select picked.*, coalesce(access.eligible_users, 0) as eligible_users
+        select
+            picked.facility_id,
+            fac.facility_name,
+            picked.catalog_number,
+            prod.product_description,
+            prod.product_line,
+            picked.item_id,
+            picked.lot_number,
+            picked.serial_number,
+            picked.expiration_date,
+            picked.seller_id,
+            seller.full_name as seller_name,
+            picked.stocking_order_id,
+            picked.sold_at,
+            date_diff('day', picked.sold_at::date, current_date) as days_on_shelf,
+            date_diff('day', current_date, picked.expiration_date) as days_to_expiry,
+            picked.quantity_on_hand,
+            picked.unit_price,
+            picked.value_on_hand,
+            picked.status,
+            coalesce(access.eligible_users, 0) as eligible_users
         from picked
-        left join access using (item_id)
-        order by expiration_date nulls last, facility_id, catalog_number, item_id
+        left join marts.dim_facilities as fac on fac.facility_id = picked.facility_id
+        left join marts.dim_products as prod on prod.catalog_number = picked.catalog_number
+        left join marts.dim_users as seller on seller.user_id = picked.seller_id
+        left join access on access.item_id = picked.item_id
+        order by picked.expiration_date nulls last, picked.facility_id, picked.catalog_number,
+                 picked.item_id
         """
+    return sql, params
 
 
 def facility_stock_items(flt: StockFilter) -> pd.DataFrame:
     """The first DETAIL_ROW_CAP on-hand facility-stock items matching the filter (soonest
     expiry first), with seller, shelf time, expiry and how many users may use each."""
-    return query(_facility_stock_items_sql(True), {**flt.params(), "limit": DETAIL_ROW_CAP})
+    return query(*_facility_stock_items(flt, DETAIL_ROW_CAP))
 
 
 def facility_stock_items_all(flt: StockFilter) -> pd.DataFrame:
     """Every on-hand item matching the filter, same columns and order (CSV download; uncached)."""
-    return query(_facility_stock_items_sql(False), flt.params(), cached=False)
+    return query(*_facility_stock_items(flt, None), cached=False)
 
 
 def facility_stock_totals(flt: StockFilter) -> dict[str, Any]:
     """Units, value, item count and units expiring within 90 days of the filtered items."""
+    matching, params = _on_hand_matching(flt)
     return _scalar_row(
         f"""
-        with items as ({_on_hand_items()})
+        with matching as ({matching})
         select
             coalesce(sum(quantity_on_hand), 0)::bigint as quantity_on_hand,
             coalesce(sum(value_on_hand), 0) as value_on_hand,
             count(*) as items,
-            coalesce(sum(quantity_on_hand) filter (where days_to_expiry <= 90), 0)::bigint
+            coalesce(sum(quantity_on_hand) filter (where {_DAYS_TO_EXPIRY} <= 90), 0)::bigint
                 as quantity_expiring_90d
-        from items
+        from matching
         """,
-        flt.params(),
+        params,
     )
 
 
 def facility_stock_levels(flt: StockFilter) -> pd.DataFrame:
-    """Stock on hand by facility and product for the filtered items."""
+    """Stock on hand by facility and product for the filtered items (aggregated first, then
+    named: there is one facility name and one product per key)."""
+    matching, params = _on_hand_matching(flt)
     return query(
         f"""
-        with items as ({_on_hand_items()})
+        with matching as ({matching}),
+        levels as (
+            select
+                facility_id,
+                catalog_number,
+                sum(quantity_on_hand)::bigint as quantity_on_hand,
+                sum(value_on_hand) as value_on_hand,
+                count(*) as items,
+                min(sold_at) as oldest_sold_at,
+                min(expiration_date) as next_expiration,
+                coalesce(sum(quantity_on_hand) filter (where {_DAYS_TO_EXPIRY} <= 90), 0)::bigint
+                    as quantity_expiring_90d
+            from matching
+            group by facility_id, catalog_number
+        )
         select
-            facility_id,
-            any_value(facility_name) as facility_name,
-            catalog_number,
-            any_value(product_description) as product_description,
-            any_value(product_line) as product_line,
-            sum(quantity_on_hand)::bigint as quantity_on_hand,
-            sum(value_on_hand) as value_on_hand,
-            count(*) as items,
-            min(sold_at) as oldest_sold_at,
-            min(expiration_date) as next_expiration,
-            coalesce(sum(quantity_on_hand) filter (where days_to_expiry <= 90), 0)::bigint
-                as quantity_expiring_90d
-        from items
-        group by facility_id, catalog_number
-        order by facility_id, catalog_number
+            levels.facility_id,
+            fac.facility_name,
+            levels.catalog_number,
+            prod.product_description,
+            prod.product_line,
+            levels.quantity_on_hand,
+            levels.value_on_hand,
+            levels.items,
+            levels.oldest_sold_at,
+            levels.next_expiration,
+            levels.quantity_expiring_90d
+        from levels
+        left join marts.dim_facilities as fac on fac.facility_id = levels.facility_id
+        left join marts.dim_products as prod on prod.catalog_number = levels.catalog_number
+        order by levels.facility_id, levels.catalog_number
         """,
-        flt.params(),
+        params,
     )
 
 
@@ -578,7 +709,7 @@ def item_access(item_ids: Sequence[str]) -> pd.DataFrame:
         select a.item_id, a.facility_id, a.user_id, u.full_name, u.role, a.access_path
         from marts.fct_facility_stock_access as a
         left join marts.dim_users as u on u.user_id = a.user_id
-        where list_contains($items::varchar[], a.item_id)
+        where a.item_id in (select unnest($items::varchar[]))
         order by a.item_id, a.access_path, a.user_id
         """,
         {"items": list(item_ids)},
@@ -587,52 +718,72 @@ def item_access(item_ids: Sequence[str]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # 3 Non-sale usage
+#
+# Read from fct_non_sale_usage: the non-sale lines of fct_event_lines, each already carrying
+# its item's fct_facility_stock record (stocking order, seller, sale date, price) and item
+# attributes. A line's value is quantity x that stocking-order unit_price.
 
-_NON_SALE_LINES = """
-    select
-        l.event_date,
-        l.event_id,
-        l.line_no,
-        l.facility_id,
-        fac.facility_name,
-        l.representative_id,
-        rep.full_name as representative_name,
-        l.item_id,
-        fs.stocking_order_id,
-        fs.seller_id,
-        fs.sold_at,
-        inv.catalog_number,
-        inv.lot_number,
-        inv.serial_number,
-        l.quantity,
-        fs.unit_price,
-        l.quantity * fs.unit_price as value,
-        l.access_path,
-        l.custodian_at_use,
-        l.billed_amount,
-        date_trunc('month', l.event_date)::date as month
-    from ({lines}) as l
-    left join marts.fct_facility_stock as fs on fs.item_id = l.item_id
-    left join ({items}) as inv on inv.item_id = l.item_id
-    left join marts.dim_facilities as fac on fac.facility_id = l.facility_id
-    left join marts.dim_users as rep on rep.user_id = l.representative_id
-"""
-# The matching lines, filtered (and, for a capped table, cut to the newest rows) before the
-# joins above: those are one-to-one (primary keys), so the rows are the same, only fewer joined.
-_NON_SALE_FILTERED = """
-    select * from marts.fct_event_lines as l
-    where l.usage_class = 'NON_SALE_FACILITY_STOCK'
-      and ($facilities::varchar[] is null or list_contains($facilities::varchar[], l.facility_id))
-      and ($reps::varchar[] is null or list_contains($reps::varchar[], l.representative_id))
-      and ($date_from::date is null or l.event_date >= $date_from::date)
-      and ($date_to::date is null or l.event_date < $date_to::date + 1)
-"""
+
+def _non_sale_filtered(facilities, reps, date_from, date_to) -> tuple[str, dict[str, Any]]:
+    """The matching non-sale lines, and the query parameters. Only the filters that are set
+    are written into the query."""
+    params = {
+        name: value
+        for name, value in _usage_params(facilities, reps, date_from, date_to).items()
+        if value is not None
+    }
+    conditions = []
+    if "facilities" in params:
+        conditions.append("list_contains($facilities::varchar[], u.facility_id)")
+    if "reps" in params:
+        conditions.append("list_contains($reps::varchar[], u.representative_id)")
+    if "date_from" in params:
+        conditions.append("u.event_date >= $date_from::date")
+    if "date_to" in params:
+        conditions.append("u.event_date < $date_to::date + 1")
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    return f"select * from marts.fct_non_sale_usage as u {where}", params
+
+
 _NON_SALE_ORDER = "order by event_date desc, event_id, line_no"
 
 
-def _non_sale_lines(limited: bool = False) -> str:
-    lines = _NON_SALE_FILTERED + (f" {_NON_SALE_ORDER} limit $limit" if limited else "")
-    return _NON_SALE_LINES.replace("{lines}", lines).replace("{items}", _items_sql())
+def _non_sale_lines(args: dict[str, Any], limit: int | None) -> tuple[str, dict[str, Any]]:
+    """The register: the matching lines (for the capped table, the newest first, cut before the
+    names are joined) with facility and representative names and the value of each line."""
+    lines, params = _non_sale_filtered(**args)
+    if limit is not None:
+        lines += f" {_NON_SALE_ORDER} limit $limit"
+        params["limit"] = limit
+    sql = f"""
+        select
+            u.event_date,
+            u.event_id,
+            u.line_no,
+            u.facility_id,
+            fac.facility_name,
+            u.representative_id,
+            rep.full_name as representative_name,
+            u.item_id,
+            u.stocking_order_id,
+            u.seller_id,
+            u.sold_at,
+            u.catalog_number,
+            u.lot_number,
+            u.serial_number,
+            u.quantity,
+            u.unit_price,
+            u.quantity * u.unit_price as value,
+            u.access_path,
+            u.custodian_at_use,
+            u.billed_amount,
+            date_trunc('month', u.event_date)::date as month
+        from ({lines}) as u
+        left join marts.dim_facilities as fac on fac.facility_id = u.facility_id
+        left join marts.dim_users as rep on rep.user_id = u.representative_id
+        {_NON_SALE_ORDER}
+        """
+    return sql, params
 
 
 def _usage_params(facilities, reps, date_from, date_to) -> dict[str, Any]:
@@ -647,52 +798,68 @@ def _usage_params(facilities, reps, date_from, date_to) -> dict[str, Any]:
 def non_sale_lines(facilities=(), reps=(), date_from=None, date_to=None) -> pd.DataFrame:
     """The newest DETAIL_ROW_CAP non-sale case lines, with the stocking order each item came
     from."""
-    return query(
-        f"select * from ({_non_sale_lines(limited=True)}) {_NON_SALE_ORDER}",
-        {**_usage_params(facilities, reps, date_from, date_to), "limit": DETAIL_ROW_CAP},
-    )
+    args = dict(facilities=facilities, reps=reps, date_from=date_from, date_to=date_to)
+    return query(*_non_sale_lines(args, DETAIL_ROW_CAP))
 
 
 def non_sale_lines_all(facilities=(), reps=(), date_from=None, date_to=None) -> pd.DataFrame:
     """Every matching non-sale case line, same columns and order (CSV download; uncached)."""
-    return query(
-        f"select * from ({_non_sale_lines()}) {_NON_SALE_ORDER}",
-        _usage_params(facilities, reps, date_from, date_to),
-        cached=False,
-    )
+    args = dict(facilities=facilities, reps=reps, date_from=date_from, date_to=date_to)
+    return query(*_non_sale_lines(args, None), cached=False)
 
 
 def non_sale_totals(facilities=(), reps=(), date_from=None, date_to=None) -> dict[str, Any]:
     """Units, value at stocking-order price and line count of the matching non-sale lines."""
+    lines, params = _non_sale_filtered(facilities, reps, date_from, date_to)
     return _scalar_row(
         f"""
-        select coalesce(sum(quantity), 0)::bigint as units, coalesce(sum(value), 0) as value,
-               count(*) as lines
-        from ({_non_sale_lines()})
+        select
+            coalesce(sum(u.quantity), 0)::bigint as units,
+            coalesce(sum(u.quantity * u.unit_price), 0) as value,
+            count(*) as lines
+        from ({lines}) as u
         """,
-        _usage_params(facilities, reps, date_from, date_to),
+        params,
     )
 
 
 def non_sale_by_month(facilities=(), reps=(), date_from=None, date_to=None) -> pd.DataFrame:
+    """Units, value and lines per month, facility and representative (aggregated, then the
+    representative's name joined: one per id)."""
+    lines, params = _non_sale_filtered(facilities, reps, date_from, date_to)
     return query(
         f"""
-        select month, facility_id, representative_id,
-               any_value(representative_name) as representative_name,
-               sum(quantity)::bigint as units, sum(value) as value, count(*) as lines
-        from ({_non_sale_lines()})
-        group by month, facility_id, representative_id
-        order by month, facility_id, representative_id
+        with monthly as (
+            select
+                date_trunc('month', u.event_date)::date as month,
+                u.facility_id,
+                u.representative_id,
+                sum(u.quantity)::bigint as units,
+                sum(u.quantity * u.unit_price) as value,
+                count(*) as lines
+            from ({lines}) as u
+            group by month, u.facility_id, u.representative_id
+        )
+        select
+            monthly.month,
+            monthly.facility_id,
+            monthly.representative_id,
+            rep.full_name as representative_name,
+            monthly.units,
+            monthly.value,
+            monthly.lines
+        from monthly
+        left join marts.dim_users as rep on rep.user_id = monthly.representative_id
+        order by monthly.month, monthly.facility_id, monthly.representative_id
         """,
-        _usage_params(facilities, reps, date_from, date_to),
+        params,
     )
 
 
 def representatives_with_non_sale_usage() -> list[str]:
     df = query(
-        "select distinct representative_id from marts.fct_event_lines "
-        "where usage_class = 'NON_SALE_FACILITY_STOCK' and representative_id is not null "
-        "order by 1"
+        "select distinct representative_id from marts.fct_non_sale_usage "
+        "where representative_id is not null order by 1"
     )
     return df["representative_id"].tolist()
 
@@ -838,35 +1005,50 @@ def month_bounds(month: date | None) -> tuple[date | None, date | None]:
 
 def find_items(text: str, limit: int = 200) -> pd.DataFrame:
     """Items whose id, serial or lot number contains `text` (case-insensitive)."""
+    attributes, join = _item_attributes("fct_inventory_status", "st")
     return query(
         f"""
-        select st.item_id, inv.catalog_number, p.product_description, inv.lot_number,
-               inv.serial_number, inv.expiration_date, st.custodian_id, st.is_active,
-               st.is_facility_stock, st.facility_id, st.quantity_remaining
-        from marts.fct_inventory_status as st
-        left join ({_items_sql()}) as inv on inv.item_id = st.item_id
-        left join marts.dim_products as p on p.catalog_number = inv.catalog_number
-        where st.item_id ilike '%' || $text || '%'
-           or inv.serial_number ilike '%' || $text || '%'
-           or inv.lot_number ilike '%' || $text || '%'
-        order by (st.item_id = $text or inv.serial_number = $text or inv.lot_number = $text)
-                 desc, st.item_id
-        limit $limit
+        with found as (
+            select st.item_id, {attributes["catalog_number"]} as catalog_number,
+                   {attributes["lot_number"]} as lot_number,
+                   {attributes["serial_number"]} as serial_number,
+                   {attributes["expiration_date"]} as expiration_date, st.custodian_id,
+                   st.is_active, st.is_facility_stock, st.facility_id, st.quantity_remaining
+            from marts.fct_inventory_status as st
+            {join}
+            where st.item_id ilike '%' || $text || '%'
+               or {attributes["serial_number"]} ilike '%' || $text || '%'
+               or {attributes["lot_number"]} ilike '%' || $text || '%'
+            order by (st.item_id = $text or {attributes["serial_number"]} = $text
+                      or {attributes["lot_number"]} = $text) desc, st.item_id
+            limit $limit
+        )
+        select found.item_id, found.catalog_number, p.product_description, found.lot_number,
+               found.serial_number, found.expiration_date, found.custodian_id, found.is_active,
+               found.is_facility_stock, found.facility_id, found.quantity_remaining
+        from found
+        left join marts.dim_products as p on p.catalog_number = found.catalog_number
+        order by (found.item_id = $text or found.serial_number = $text
+                  or found.lot_number = $text) desc, found.item_id
         """,
         {"text": text.strip(), "limit": limit},
     )
 
 
 def item_status(item_id: str) -> dict[str, Any]:
+    attributes, join = _item_attributes("fct_inventory_status", "st")
     return _scalar_row(
         f"""
-        select st.item_id, inv.catalog_number, inv.lot_number, inv.serial_number,
-               inv.expiration_date, st.custodian_id, st.is_active, st.is_facility_stock,
-               st.facility_id, st.quantity_remaining, st.deactivated_at, st.deactivation_reason,
-               p.product_description, p.product_line, p.tracking
+        select st.item_id, {attributes["catalog_number"]} as catalog_number,
+               {attributes["lot_number"]} as lot_number,
+               {attributes["serial_number"]} as serial_number,
+               {attributes["expiration_date"]} as expiration_date, st.custodian_id,
+               st.is_active, st.is_facility_stock, st.facility_id, st.quantity_remaining,
+               st.deactivated_at, st.deactivation_reason, p.product_description,
+               p.product_line, p.tracking
         from marts.fct_inventory_status as st
-        left join ({_items_sql()}) as inv on inv.item_id = st.item_id
-        left join marts.dim_products as p on p.catalog_number = inv.catalog_number
+        {join}
+        left join marts.dim_products as p on p.catalog_number = {attributes["catalog_number"]}
         where st.item_id = $item
         """,
         {"item": item_id},
@@ -911,7 +1093,7 @@ def items_event_lines(item_ids: Sequence[str]) -> pd.DataFrame:
         select event_date, item_id, event_id, line_no, event_type, facility_id,
                representative_id, quantity, usage_class, expected_amount, billed_amount
         from marts.fct_event_lines
-        where list_contains($items::varchar[], item_id)
+        where item_id in (select unnest($items::varchar[]))
         order by event_date desc, event_id, line_no
         """,
         {"items": list(item_ids)},

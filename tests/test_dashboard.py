@@ -1066,3 +1066,38 @@ def test_downloaded_names_are_neutralised(warehouse, downloads):
 
 def test_month_label():
     assert ui.month_label(date(2026, 11, 1)) == "November 2026"
+
+
+# --------------------------------------------------------------------------------------------
+# Results into pandas
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select 'a' as t, null::varchar as n, 1.5::decimal(18, 2) as d, date '2026-01-02' as day,"
+        " timestamp '2026-01-02 03:04:05' as ts, 7::bigint as i, null::bigint as ni, true as b,"
+        " [1, 2] as l, uuid 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' as u",
+        "select case when x % 3 = 0 then null else 'v' || x end as t, x,"
+        " case when x % 2 = 0 then x end as half from range(5000) as r(x)",
+        # a large result (text through Arrow): nulls, an all-null text column, other types
+        "select 'v' || x as t, case when x % 3 = 0 then null else 'w' end as w,"
+        " null::varchar as n, x, x / 7 as d, (x * 1.25)::decimal(18, 2) as m,"
+        " date '2026-01-01' + x::integer % 400 as day from range(30000) as r(x)",
+        "select 'v' || x as t, uuid 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' as u"
+        " from range(30000) as r(x)",
+        "select 'a' as t, 1 as i where false",
+        "select null::varchar as t from range(3)",
+        "select 'a' as t, 'b' as t",
+        "select 'a'::enum ('a', 'b') as e, 'a' as t, 1701411834604692317316873037158841::hugeint"
+        " as h, interval 3 day as iv, {'k': 1} as st, 1.5::double as f",
+        "select $x::varchar as t, $x::varchar || 'y' as u",
+    ],
+)
+def test_frames_are_those_of_duckdb_df(sql):
+    """Large results take their text columns from Arrow (faster on pandas 3); the frames are
+    those of `.df()`, dtypes included."""
+    con = duckdb.connect()
+    params = {"x": "p"} if "$x" in sql else None
+    expected = con.execute(sql, params).df()
+    pd.testing.assert_frame_equal(queries._frame(con, sql, params), expected, check_exact=True)

@@ -47,6 +47,7 @@ MODEL_KEYS = {
         "fct_facility_stock",
         "fct_facility_stock_access",
         "fct_inventory_status",
+        "fct_non_sale_usage",
         "fct_sales",
         "rpt_reconciliation_monthly",
         "rpt_stock_levels",
