@@ -13,17 +13,19 @@
         {%- do trimmed.append(expr) -%}
         {%- do dup_trimmed.append(expr ~ ' as dup_' ~ k) -%}
         {%- do matches.append(expr ~ ' = repeated.dup_' ~ k) -%}
-    {%- endfor %}
-    select
-        raw_rows.*,
-        1 as _version_rank
-    from {{ relation }} as raw_rows
-    left join (
+    {%- endfor -%}
+    {#- the keys delivered more than once (DuckDB plans this once for both branches) -#}
+    {%- set repeated -%}
         select {{ dup_trimmed | join(', ') }}
         from {{ relation }} as raw_rows
         group by {{ trimmed | join(', ') }}
         having count(*) > 1
-    ) as repeated
+    {%- endset %}
+    select
+        raw_rows.*,
+        1 as _version_rank
+    from {{ relation }} as raw_rows
+    left join ({{ repeated }}) as repeated
         on {{ matches | join(' and ') }}
     where repeated.dup_{{ key_columns[0] }} is null
 
@@ -38,12 +40,7 @@
                 order by {{ order_by }}
             ) as _version_rank
         from {{ relation }} as raw_rows
-        inner join (
-            select {{ dup_trimmed | join(', ') }}
-            from {{ relation }} as raw_rows
-            group by {{ trimmed | join(', ') }}
-            having count(*) > 1
-        ) as repeated
+        inner join ({{ repeated }}) as repeated
             on {{ matches | join(' and ') }}
     ) as versions
     where _version_rank = 1
