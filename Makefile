@@ -37,6 +37,10 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
 	@printf 'telemetry:\n  enabled: false\n' > $@
@@ -77,8 +81,10 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 
 # --- the rest ---------------------------------------------------------------------------
-bench: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m orchestration.bench
+# The benchmark harness (orchestration/bench/, its own extra); options as arguments, e.g.
+# make bench BENCH_ARGS="--scales small --runs 3 --stages build,dashboard"
+bench: $(VENV)/.installed-bench $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m orchestration.bench $(BENCH_ARGS)
 
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

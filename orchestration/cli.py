@@ -69,20 +69,6 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env)
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from orchestration import bench
-
-    if args.scales:
-        os.environ["BENCH_SCALES"] = args.scales
-    if args.runs:
-        os.environ["BENCH_RUNS"] = str(args.runs)
-    if args.stages:
-        os.environ["BENCH_STAGES"] = args.stages
-    if args.large:
-        os.environ["BENCH_LARGE"] = "1"
-    return bench.main()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="custodia",
@@ -117,13 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the incremental models from every delivered row (default: new rows only)",
     )
     b.set_defaults(func=_cmd_build)
-
-    bn = sub.add_parser("bench", help="measure generate/ingest/build/dashboard; docs/benchmarks.md")
-    bn.add_argument("--scales", help="comma-separated scales (default small,medium; $BENCH_SCALES)")
-    bn.add_argument("--runs", type=int, help="runs per figure (default 1; $BENCH_RUNS)")
-    bn.add_argument("--stages", help="generate,ingest,build,incremental,dashboard ($BENCH_STAGES)")
-    bn.add_argument("--large", action="store_true", help="add the large scale ($BENCH_LARGE=1)")
-    bn.set_defaults(func=_cmd_bench)
 
     d = sub.add_parser("dashboard", help="serve the Streamlit dashboard on 127.0.0.1")
     d.add_argument("--warehouse")

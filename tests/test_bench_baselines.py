@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from orchestration import bench
-from orchestration.bench_baselines import BASELINES, IMPLEMENTATIONS, MARTS, compute
+from orchestration.bench.baselines import BASELINES, IMPLEMENTATIONS, MARTS, compute
 
 
 def _mart(warehouse, mart: str) -> pd.DataFrame:

@@ -40,3 +40,13 @@ def test_every_doc_the_readme_names_exists():
         if path.startswith("data/warehouse"):
             continue  # written by the build
         assert (settings.PROJECT_ROOT / path).exists(), path
+
+
+def test_every_bench_option_in_the_readme_exists():
+    from orchestration.bench.runner import build_parser as bench_parser
+
+    options = {o for action in bench_parser()._actions for o in action.option_strings}
+    paragraphs = [p for p in README.split("\n\n") if "python -m orchestration.bench" in p]
+    assert paragraphs
+    for flag in set(re.findall(r"--[a-z-]+", "\n".join(paragraphs))):
+        assert flag in options, f"README names `{flag}` for the bench"

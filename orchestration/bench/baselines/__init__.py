@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.bench_baselines import duckdb_sql, pandas_impl
+from orchestration.bench.baselines import duckdb_sql, pandas_impl
 
 MARTS: dict[str, list[str]] = {
     "fct_custody_intervals": [

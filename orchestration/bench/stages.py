@@ -1,0 +1,321 @@
+"""The measured stages other than the dashboard's: generate, ingest, build (+ baselines) and
+incremental.
+
+Each ``bench_<stage>(scale, runs)`` returns the figures of one scale (``runner`` keeps them in
+``data/bench/results.json``); the heavy work runs in measured subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from orchestration import settings
+from orchestration.bench import CACHE, CORE_MARTS, SEED
+from orchestration.bench.measure import python, remove_db, repeat, run_measured
+
+# ---------------------------------------------------------------------------- generate
+
+
+def _gen_meta(scale: str) -> Path:
+    return CACHE / f"{scale}-seed{SEED}.generate.json"
+
+
+def _export(scale: str) -> Path:
+    return CACHE / f"{scale}-seed{SEED}"
+
+
+def forget_generated(scale: str) -> None:
+    """Drop the cached export of ``scale``: the next stage generates (and times) it anew."""
+    shutil.rmtree(_export(scale), ignore_errors=True)
+    _gen_meta(scale).unlink(missing_ok=True)
+
+
+def generated(scale: str) -> Path:
+    """The cached export of ``scale``; generated (and timed) on first use."""
+    out = _export(scale)
+    meta = _gen_meta(scale)
+    if not (out / "_truth" / "figures.json").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, "-m", "orchestration.cli", "generate", "--out", str(out),
+               "--seed", str(SEED), "--scale", scale]  # fmt: skip
+        m = run_measured(cmd)
+        meta.write_text(json.dumps({"seconds": m.seconds, "peak_rss_mib": m.peak_rss_mib}))
+    return out
+
+
+def bench_generate(scale: str, runs: int) -> dict:
+    """The generator's time and peak, measured when the cache was filled."""
+    generated(scale)
+    meta = _gen_meta(scale)
+    return json.loads(meta.read_text()) if meta.exists() else {}
+
+
+def count_rows(folder: Path) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect()
+    out = {}
+    for d in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        sql = "select count(*) from read_csv(?, all_varchar=true, union_by_name=true)"
+        out[d.name] = con.execute(sql, [str(d / "*.csv")]).fetchall()[0][0]
+    return out
+
+
+# ---------------------------------------------------------------------------- ingest
+
+
+def bench_ingest(scale: str, runs: int) -> dict:
+    """Ingest + validation of every file vs a bare ``duckdb read_csv`` load of the same files.
+
+    The bare load is what DuckDB alone does with the files: typed auto-detection, rows it cannot
+    parse skipped (no reasons kept), one table per entity, same warehouse settings.
+    """
+    folder = generated(scale)
+    work = CACHE / f"ingest-{scale}.duckdb"
+    ours = python(
+        "import duckdb, pathlib;"
+        "from orchestration.contract import ENTITY_NAMES;"
+        "from orchestration.ingest import ingest_entity;"
+        "from orchestration.resources import duckdb_config;"
+        f"p=pathlib.Path({str(work)!r}); p.unlink(missing_ok=True);"
+        "con=duckdb.connect(str(p), config=duckdb_config(p));"
+        f"[ingest_entity(con, pathlib.Path({str(folder)!r}), e) for e in ENTITY_NAMES];"
+        "con.close()"
+    )
+    bare = python(
+        "import duckdb, pathlib;"
+        "from orchestration.resources import duckdb_config;"
+        f"p=pathlib.Path({str(work)!r}); p.unlink(missing_ok=True);"
+        "con=duckdb.connect(str(p), config=duckdb_config(p));"
+        f"root=pathlib.Path({str(folder)!r});"
+        "[con.execute(f'create table {d.name} as select * from read_csv(?, union_by_name=true,"
+        " ignore_errors=true)', [str(d / '*.csv')]) for d in sorted(root.iterdir())"
+        " if d.is_dir() and not d.name.startswith('_')];"
+        "con.close()"
+    )
+    rows = sum(count_rows(folder).values())
+    cleanup = lambda: remove_db(work)  # noqa: E731
+    result = {
+        "rows": rows,
+        "custodia": repeat(ours, runs, before=cleanup),
+        "bare_duckdb": repeat(bare, runs, before=cleanup),
+    }
+    result["rows_per_s"] = rows / result["custodia"]["median_s"]
+    result["bare_rows_per_s"] = rows / result["bare_duckdb"]["median_s"]
+    result["ratio_to_bare"] = result["custodia"]["median_s"] / result["bare_duckdb"]["median_s"]
+    remove_db(work)
+    return result
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def child_build(data: str, warehouse: str, out_json: str, full_refresh: bool = False) -> None:
+    """Run in the measured subprocess: one ``run_build``, its stages written to ``out_json``."""
+    from orchestration.build import run_build
+
+    started = time.time()
+    report = run_build(Path(data), Path(warehouse), echo=lambda s: None, full_refresh=full_refresh)
+    stages = {s.name: s.seconds for s in report.stages}
+    dbt = dbt_split(started)
+    Path(out_json).write_text(json.dumps({"ok": report.ok, "stages": stages, "dbt": dbt}))
+    raise SystemExit(0 if report.ok else 1)
+
+
+def dbt_split(since: float) -> dict:
+    """Models vs tests of the latest dbt invocation (dagster-dbt's target folder).
+
+    ``*_busy_s`` sums node execution times (2 threads overlap, so the sum can exceed the wall
+    time); ``core_models_s`` is, per core mart, the sum over the models it depends on (its
+    whole ancestry, itself included), and ``core_models`` lists them.
+    """
+    target = settings.DBT_PROJECT_DIR / "target"
+    runs = [
+        p
+        for p in target.glob("*/run_results.json")
+        if p.stat().st_mtime >= since and (p.parent / "manifest.json").exists()
+    ]
+    if not runs:
+        return {}
+    latest = max(runs, key=lambda p: p.stat().st_mtime)
+    results = json.loads(latest.read_text())["results"]
+    manifest = json.loads((latest.parent / "manifest.json").read_text())
+    nodes = manifest["nodes"]
+    per_model = {}
+    split = {"models_busy_s": 0.0, "tests_busy_s": 0.0, "unit_tests_busy_s": 0.0}
+    for r in results:
+        uid = r["unique_id"]
+        kind = uid.split(".")[0]
+        secs = r.get("execution_time") or 0.0
+        if kind == "model":
+            split["models_busy_s"] += secs
+            per_model[uid.split(".")[-1]] = secs
+        elif kind == "test":
+            split["tests_busy_s"] += secs
+        elif kind == "unit_test":
+            split["unit_tests_busy_s"] += secs
+    split["core_models_s"], split["core_models"] = {}, {}
+    for mart in CORE_MARTS:
+        ancestry: set[str] = set()
+        stack = [uid for uid in nodes if uid.startswith("model.") and uid.split(".")[-1] == mart]
+        while stack:
+            uid = stack.pop()
+            if uid in ancestry or not uid.startswith("model."):
+                continue
+            ancestry.add(uid)
+            stack.extend(nodes.get(uid, {}).get("depends_on", {}).get("nodes", []))
+        names = sorted(u.split(".")[-1] for u in ancestry)
+        split["core_models_s"][mart] = sum(per_model.get(n, 0.0) for n in names)
+        split["core_models"][mart] = names
+    split["slowest_models"] = sorted(per_model.items(), key=lambda kv: -kv[1])[:8]
+    return split
+
+
+def _build_cmd(data: Path, warehouse: Path, out_json: Path, full_refresh: bool = False):
+    return python(
+        "from orchestration.bench.stages import child_build;"
+        f"child_build({str(data)!r}, {str(warehouse)!r}, {str(out_json)!r}, {full_refresh!r})"
+    )
+
+
+def bench_build(scale: str, runs: int) -> dict:
+    """Full build into an empty warehouse (kept for the later stages), split by stage."""
+    folder = generated(scale)
+    work = CACHE / f"build-{scale}.duckdb"
+    info = CACHE / f"build-{scale}.json"
+    stage_runs = []
+
+    def fresh() -> None:
+        remove_db(work)
+
+    cmd = _build_cmd(folder, work, info)
+    env = {"DAGSTER_HOME": ""}
+    measures = []
+    for _ in range(runs):
+        fresh()
+        measures.append(run_measured(cmd, env))
+        stage_runs.append(json.loads(info.read_text()))
+    secs = [m.seconds for m in measures]
+    result = {
+        "median_s": statistics.median(secs),
+        "min_s": min(secs),
+        "max_s": max(secs),
+        "peak_rss_mib": max(m.peak_rss_mib for m in measures),
+        "load": max(m.load for m in measures),
+        "ingest_s": statistics.median(r["stages"].get("ingest", 0) for r in stage_runs),
+        "dbt_s": statistics.median(r["stages"].get("dbt build", 0) for r in stage_runs),
+        "dbt": stage_runs[-1]["dbt"],
+    }
+    for key in ("models_busy_s", "tests_busy_s", "unit_tests_busy_s"):
+        result[key] = statistics.median(r["dbt"].get(key, 0) for r in stage_runs)
+    result["core_models_s"] = {
+        mart: statistics.median(r["dbt"].get("core_models_s", {}).get(mart, 0) for r in stage_runs)
+        for mart in CORE_MARTS
+    }
+    busy = result["models_busy_s"] + result["tests_busy_s"] + result["unit_tests_busy_s"]
+    # dbt wall time apportioned by busy share (threads overlap models and tests)
+    share = result["dbt_s"] / busy if busy else 0
+    result["dbt_models_s"] = result["models_busy_s"] * share
+    result["dbt_tests_s"] = (result["tests_busy_s"] + result["unit_tests_busy_s"]) * share
+    result["baselines"] = bench_baselines(work, runs)
+    for mart, per_name in result["baselines"].items():
+        ours = result["core_models_s"].get(mart, 0)
+        for b in per_name.values():
+            b["ratio_dbt_to_baseline"] = ours / b["median_s"] if b["median_s"] else None
+    return result
+
+
+def bench_baselines(warehouse: Path, runs: int) -> dict:
+    """Each core mart computed by each baseline from the warehouse's raw tables, one measured
+    process per (mart, implementation): ``{mart: {implementation: measure}}``."""
+    from orchestration.bench.baselines import IMPLEMENTATIONS
+
+    out: dict = {}
+    for mart in CORE_MARTS:
+        for name in IMPLEMENTATIONS:
+            cmd = python(
+                "from orchestration.bench.baselines import run_cli;"
+                f"run_cli({mart!r}, {name!r}, {str(warehouse)!r})"
+            )
+            out.setdefault(mart, {})[name] = repeat(cmd, runs)
+    return out
+
+
+# ---------------------------------------------------------------------------- incremental
+
+
+def split_last_day(src: Path, dst: Path) -> tuple[Path, Path]:
+    """Two landing folders from one export: ``before`` (all but the last day) and ``after``
+    (the same plus one new delivery per entity holding the last day's rows).
+
+    The last file of each entity is split on its rows' latest ``updated_at`` date (rows whose
+    timestamp does not parse stay in ``before``). The union of ``after`` is exactly the
+    original export, so an incremental build on ``after`` must equal a full build of ``src``.
+    """
+    import polars as pl
+
+    before, after = dst / "before", dst / "after"
+    if (after / ".complete").exists():
+        return before, after
+    shutil.rmtree(dst, ignore_errors=True)
+    for d in sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        files = sorted(d.glob("*.csv"))
+        for folder in (before, after):
+            (folder / d.name).mkdir(parents=True, exist_ok=True)
+            for f in files[:-1]:
+                (folder / d.name / f.name).symlink_to(f.resolve())
+        if not files:
+            continue
+        last = files[-1]
+        frame = pl.read_csv(last, infer_schema=False)
+        col = "updated_at" if "updated_at" in frame.columns else frame.columns[-1]
+        day = pl.col(col).str.slice(0, 10)
+        last_day = frame.select(day.drop_nulls().max()).item()
+        is_new = (day == last_day).fill_null(False)
+        old, new = frame.filter(~is_new), frame.filter(is_new)
+        for folder in (before, after):
+            old.write_csv(folder / d.name / last.name)
+        new.write_csv(after / d.name / (last.stem[: -len(last.stem.split("_")[-1])] + "9999.csv"))
+    (after / ".complete").write_text("")
+    return before, after
+
+
+def bench_incremental(scale: str, runs: int, full: dict | None) -> dict:
+    folder = generated(scale)
+    before, after = split_last_day(folder, CACHE / f"incremental-{scale}")
+    base = CACHE / f"incremental-{scale}-base.duckdb"
+    work = CACHE / f"incremental-{scale}.duckdb"
+    info = CACHE / f"incremental-{scale}.json"
+    if not base.exists():
+        m = run_measured(_build_cmd(before, base, info), {"DAGSTER_HOME": ""})
+        print(f"  base build (all but the last day): {m.seconds:.1f} s", flush=True)
+
+    copies = []
+
+    def restore() -> None:
+        remove_db(work)
+        t = time.perf_counter()
+        shutil.copyfile(base, work)  # what the build does to <warehouse>.building
+        copies.append(time.perf_counter() - t)
+
+    new_rows = sum(count_rows(after).values()) - sum(count_rows(before).values())
+    inc = repeat(_build_cmd(after, work, info), runs, {"DAGSTER_HOME": ""}, before=restore)
+    stages = json.loads(info.read_text())
+    result = {
+        "new_rows": new_rows,
+        "warehouse_mib": base.stat().st_size / 2**20,
+        "copy_s": statistics.median(copies),
+        "incremental": inc,
+        "stages": stages["stages"],
+        "dbt": {k: v for k, v in stages["dbt"].items() if k != "core_models"},
+    }
+    if full:
+        result["full_s"] = full["median_s"]
+        result["ratio_to_full"] = inc["median_s"] / full["median_s"]
+    remove_db(work)
+    return result
