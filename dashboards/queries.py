@@ -280,7 +280,8 @@ REQUIRED_MARTS = (
 
 def require_warehouse() -> None:
     """Raise WarehouseUnavailable unless the file exists and holds the marts."""
-    present = set(mart_columns())  # the pages that adapt to the columns reuse this (cached)
+    marts = query("select table_name from information_schema.tables where table_schema = 'marts'")
+    present = set(marts["table_name"])
     if not present:
         raise WarehouseIncomplete(
             f"The warehouse at `{warehouse_path()}` has no marts yet. {BUILD_HINT}"
@@ -379,62 +380,6 @@ def _list(values: Sequence[Any] | None) -> list[Any] | None:
     return list(values) if values else None
 
 
-def mart_columns() -> dict[str, set[str]]:
-    """Column names of each mart (for the few places that adapt to what the marts hold)."""
-    df = query(
-        "select table_name, column_name from information_schema.columns "
-        "where table_schema = 'marts'"
-    )
-    columns: dict[str, set[str]] = {}
-    for table, column in zip(df["table_name"], df["column_name"], strict=True):
-        columns.setdefault(table, set()).add(column)
-    return columns
-
-
-# Item attributes the pages show beside the §5 columns. DOMAIN.md §5 names no item dimension,
-# so they are read from the first of these marts that holds them (fct_inventory_status is the
-# agreed place); an attribute no mart holds shows as empty.
-ITEM_ATTRIBUTES = {
-    "catalog_number": "varchar",
-    "lot_number": "varchar",
-    "serial_number": "varchar",
-    "expiration_date": "date",
-}
-ITEM_ATTRIBUTE_SOURCES = ("fct_inventory_status", "dim_items", "dim_inventory_items")
-
-
-def _items_sql() -> str:
-    """A subquery: one row per item with item_id and the ITEM_ATTRIBUTES."""
-    columns = mart_columns()
-    candidates = [t for t in ITEM_ATTRIBUTE_SOURCES if "item_id" in columns.get(t, set())]
-    source = max(candidates, key=lambda t: len(columns[t] & ITEM_ATTRIBUTES.keys()), default=None)
-    if source is None:
-        nulls = ", ".join(f"null::{t} as {c}" for c, t in ITEM_ATTRIBUTES.items())
-        return f"select null::varchar as item_id, {nulls} where false"
-    picked = ", ".join(
-        c if c in columns[source] else f"null::{t} as {c}" for c, t in ITEM_ATTRIBUTES.items()
-    )
-    return f"select item_id, {picked} from marts.{source}"
-
-
-def _item_attributes(table: str, alias: str, item_id: str | None = None) -> tuple[dict, str]:
-    """The ITEM_ATTRIBUTES of the rows of mart `table` (aliased `alias` in the query): an SQL
-    expression per attribute, and the join (or "") that supplies the ones the mart lacks.
-
-    A mart that carries an attribute itself is read directly (fct_inventory_status does, and
-    the dbt build's fct_facility_stock copies them from the same item record). Joining its rows
-    to the 1M-row item table on medium cost the facility-stock and non-sale pages most of their
-    time. Attributes it lacks come from `_items_sql()`, joined as `inv` on `item_id` (an SQL
-    expression, by default `<alias>.item_id`)."""
-    own = mart_columns().get(table, set())
-    exprs = {c: f"{alias}.{c}" for c in ITEM_ATTRIBUTES if c in own}
-    if len(exprs) == len(ITEM_ATTRIBUTES):
-        return exprs, ""
-    exprs.update({c: f"inv.{c}" for c in ITEM_ATTRIBUTES if c not in own})
-    key = item_id or f"{alias}.item_id"
-    return exprs, f"left join ({_items_sql()}) as inv on inv.item_id = {key}"
-
-
 # --------------------------------------------------------------------------------------------
 # 1 Overview
 
@@ -529,36 +474,33 @@ def _on_hand_matching(flt: StockFilter) -> tuple[str, dict[str, Any]]:
     names. Names are joined after aggregating (levels) or after cutting to the rows shown
     (items). Only the filters that are set are written into the query, so an unset one costs
     nothing (the product-line filter, say, would otherwise join dim_products to every row).
-    The item attributes come from `_item_attributes`: off fct_facility_stock itself when it
-    carries them, as the dbt build's does."""
-    attributes, join = _item_attributes("fct_facility_stock", "fs")
+    The item attributes are fct_facility_stock's own (no join to the item table)."""
     params = {k: v for k, v in flt.params().items() if v is not None}
     conditions = ["fs.quantity_on_hand > 0"]
     if "facilities" in params:
         conditions.append("list_contains($facilities::varchar[], fs.facility_id)")
     if "lines" in params:
         conditions.append(
-            f"{attributes['catalog_number']} in (select catalog_number from marts.dim_products"
+            "fs.catalog_number in (select catalog_number from marts.dim_products"
             " where list_contains($lines::varchar[], product_line))"
         )
     if "catalogs" in params:
-        conditions.append(f"list_contains($catalogs::varchar[], {attributes['catalog_number']})")
+        conditions.append("list_contains($catalogs::varchar[], fs.catalog_number)")
     if "lot" in params:
-        conditions.append(f"{attributes['lot_number']} ilike '%' || $lot::varchar || '%'")
+        conditions.append("fs.lot_number ilike '%' || $lot::varchar || '%'")
     if "expiring_within" in params:
         conditions.append(
-            f"{attributes['expiration_date']}"
-            " <= current_date + to_days($expiring_within::bigint::integer)"
+            "fs.expiration_date <= current_date + to_days($expiring_within::bigint::integer)"
         )
     where = "\n          and ".join(conditions)
     sql = f"""
         select
             fs.facility_id,
-            {attributes["catalog_number"]} as catalog_number,
+            fs.catalog_number,
             fs.item_id,
-            {attributes["lot_number"]} as lot_number,
-            {attributes["serial_number"]} as serial_number,
-            {attributes["expiration_date"]} as expiration_date,
+            fs.lot_number,
+            fs.serial_number,
+            fs.expiration_date,
             fs.seller_id,
             fs.stocking_order_id,
             fs.sold_at,
@@ -567,7 +509,6 @@ def _on_hand_matching(flt: StockFilter) -> tuple[str, dict[str, Any]]:
             fs.value_on_hand,
             fs.status
         from marts.fct_facility_stock as fs
-        {join}
         where {where}
     """
     return sql, params
@@ -1005,22 +946,18 @@ def month_bounds(month: date | None) -> tuple[date | None, date | None]:
 
 def find_items(text: str, limit: int = 200) -> pd.DataFrame:
     """Items whose id, serial or lot number contains `text` (case-insensitive)."""
-    attributes, join = _item_attributes("fct_inventory_status", "st")
     return query(
-        f"""
+        """
         with found as (
-            select st.item_id, {attributes["catalog_number"]} as catalog_number,
-                   {attributes["lot_number"]} as lot_number,
-                   {attributes["serial_number"]} as serial_number,
-                   {attributes["expiration_date"]} as expiration_date, st.custodian_id,
-                   st.is_active, st.is_facility_stock, st.facility_id, st.quantity_remaining
+            select st.item_id, st.catalog_number, st.lot_number, st.serial_number,
+                   st.expiration_date, st.custodian_id, st.is_active, st.is_facility_stock,
+                   st.facility_id, st.quantity_remaining
             from marts.fct_inventory_status as st
-            {join}
             where st.item_id ilike '%' || $text || '%'
-               or {attributes["serial_number"]} ilike '%' || $text || '%'
-               or {attributes["lot_number"]} ilike '%' || $text || '%'
-            order by (st.item_id = $text or {attributes["serial_number"]} = $text
-                      or {attributes["lot_number"]} = $text) desc, st.item_id
+               or st.serial_number ilike '%' || $text || '%'
+               or st.lot_number ilike '%' || $text || '%'
+            order by (st.item_id = $text or st.serial_number = $text
+                      or st.lot_number = $text) desc, st.item_id
             limit $limit
         )
         select found.item_id, found.catalog_number, p.product_description, found.lot_number,
@@ -1036,19 +973,14 @@ def find_items(text: str, limit: int = 200) -> pd.DataFrame:
 
 
 def item_status(item_id: str) -> dict[str, Any]:
-    attributes, join = _item_attributes("fct_inventory_status", "st")
     return _scalar_row(
-        f"""
-        select st.item_id, {attributes["catalog_number"]} as catalog_number,
-               {attributes["lot_number"]} as lot_number,
-               {attributes["serial_number"]} as serial_number,
-               {attributes["expiration_date"]} as expiration_date, st.custodian_id,
-               st.is_active, st.is_facility_stock, st.facility_id, st.quantity_remaining,
-               st.deactivated_at, st.deactivation_reason, p.product_description,
-               p.product_line, p.tracking
+        """
+        select st.item_id, st.catalog_number, st.lot_number, st.serial_number,
+               st.expiration_date, st.custodian_id, st.is_active, st.is_facility_stock,
+               st.facility_id, st.quantity_remaining, st.deactivated_at, st.deactivation_reason,
+               p.product_description, p.product_line, p.tracking
         from marts.fct_inventory_status as st
-        {join}
-        left join marts.dim_products as p on p.catalog_number = {attributes["catalog_number"]}
+        left join marts.dim_products as p on p.catalog_number = st.catalog_number
         where st.item_id = $item
         """,
         {"item": item_id},

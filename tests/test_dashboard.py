@@ -921,21 +921,27 @@ def test_empty_marts_show_zeroes_not_errors(tmp_path, monkeypatch):
     assert metric(at, "Units on hand") == "0"
 
 
-def test_item_attributes_may_live_elsewhere_or_be_missing(tmp_path, monkeypatch):
-    """Lot, serial and expiry are not in DOMAIN §5: the pages cope when a mart lacks them."""
+def test_item_attributes_are_read_off_the_marts_that_carry_them(tmp_path, monkeypatch):
+    """Facility stock and non-sale usage read lot, serial and expiry off their own marts, never
+    the item table (fct_inventory_status); the item trace reads that table, and a copy of it
+    without them gets the "lack a column" message, as any mart short of its contract does."""
     path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
     con = duckdb.connect(str(path))
     for column in ("lot_number", "serial_number", "expiration_date"):
         con.execute(f"alter table marts.fct_inventory_status drop column {column}")
     con.close()
     monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
-    for page in ("facility_stock", "non_sale_usage", "item_trace"):
+    for page in ("facility_stock", "non_sale_usage"):
         at = open_page(page)
         assert not at.warning and not at.error, page
     at = open_page("facility_stock")
     assert metric(at, "Units on hand") == ui.units(
         mart_value(path, "select sum(quantity_on_hand) from marts.fct_facility_stock")
     )
+    at = open_page("item_trace")
+    at.text_input(key="trace_query").set_value("I-0")
+    rerun(at)
+    assert any("lack a column" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
 def test_a_mart_without_an_expected_column_gives_a_message(tmp_path, monkeypatch):
