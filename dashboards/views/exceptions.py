@@ -3,14 +3,15 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import exceptions as q
+from dashboards.queries import reference
 
 st.title("Exceptions")
 st.caption("One row per offending record (`fct_exceptions`). Codes are described in docs/rules.md.")
 
 codes = q.exception_codes()
-facilities = q.facilities()
+facilities = reference.facilities()
 c1, c2, c3 = st.columns([3, 2, 3])
 selected_codes = c1.multiselect(
     "Code", codes["code"].tolist(), key="exc_code", placeholder="All codes"

@@ -5,8 +5,9 @@ from functools import partial
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import facility_stock as q
+from dashboards.queries import reference
 
 st.title("Facility stock")
 st.caption(
@@ -14,7 +15,7 @@ st.caption(
     "Using them in a case is non-sale usage: they were already billed."
 )
 
-facilities = q.facilities()
+facilities = reference.facilities()
 EXPIRY_WINDOWS = {
     None: "Any expiry",
     30: "Expiring within 30 days",
@@ -32,10 +33,10 @@ selected_facilities = c1.multiselect(
     placeholder="All facilities",
 )
 selected_lines = c2.multiselect(
-    "Product line", q.product_lines(), key="fs_product_line", placeholder="All lines"
+    "Product line", reference.product_lines(), key="fs_product_line", placeholder="All lines"
 )
 selected_catalogs = c3.multiselect(
-    "Catalog number", q.catalog_numbers(), key="fs_catalog", placeholder="All products"
+    "Catalog number", reference.catalog_numbers(), key="fs_catalog", placeholder="All products"
 )
 lot = c4.text_input("Lot contains", key="fs_lot", placeholder="e.g. LOT-A")
 window = c5.selectbox(
@@ -51,7 +52,7 @@ flt = q.StockFilter(
 
 totals = q.facility_stock_totals(flt)
 levels = q.facility_stock_levels(flt)
-items = q.facility_stock_items(flt)  # at most q.DETAIL_ROW_CAP rows
+items = q.facility_stock_items(flt)  # at most DETAIL_ROW_CAP rows (queries.connection)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Units on hand", ui.units(totals.get("quantity_on_hand")), border=True)

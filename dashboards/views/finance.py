@@ -4,8 +4,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import finance as q
+from dashboards.queries import reference
 
 st.title("Finance reconciliation")
 st.caption(
@@ -14,8 +15,8 @@ st.caption(
     "nothing."
 )
 
-facilities = q.facilities()
-months = q.months()
+facilities = reference.facilities()
+months = reference.months()
 c1, c2, c3 = st.columns([3, 2, 2])
 selected_facilities = c1.multiselect(
     "Facility",

@@ -5,8 +5,9 @@ from functools import partial
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import non_sale_usage as q
+from dashboards.queries import reference
 
 st.title("Non-sale usage")
 st.caption(
@@ -14,8 +15,8 @@ st.caption(
     "the stocking order shown beside each line."
 )
 
-facilities = q.facilities()
-users = q.users()
+facilities = reference.facilities()
+users = reference.users()
 c1, c2, c3 = st.columns([3, 3, 2])
 selected_facilities = c1.multiselect(
     "Facility",
@@ -39,7 +40,7 @@ args = dict(
 )
 totals = q.non_sale_totals(**args)
 monthly = q.non_sale_by_month(**args)
-lines = q.non_sale_lines(**args)  # the newest q.DETAIL_ROW_CAP lines
+lines = q.non_sale_lines(**args)  # the newest DETAIL_ROW_CAP (queries.connection)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Units used", ui.units(totals.get("units")), border=True)

@@ -3,8 +3,9 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import reference
+from dashboards.queries import sales as q
 
 st.title("Sales and commission")
 st.caption(
@@ -12,7 +13,7 @@ st.caption(
     "facility stock earns no commission."
 )
 
-users = q.users()
+users = reference.users()
 months = q.sales_months()
 month = st.columns([1, 3])[0].selectbox(
     "Month",
