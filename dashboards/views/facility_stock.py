@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import ui
+from dashboards.filters import FilterBar
 from dashboards.queries import facility_stock as q
 from dashboards.queries import reference
 
@@ -24,22 +25,16 @@ EXPIRY_WINDOWS = {
     365: "Within a year",
 }
 
-c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-selected_facilities = c1.multiselect(
-    "Facility",
-    facilities["facility_id"].tolist(),
-    format_func=ui.facility_label(facilities),
-    key="fs_facility",
-    placeholder="All facilities",
-)
-selected_lines = c2.multiselect(
+bar = FilterBar([3, 2, 2, 2, 2])
+selected_facilities = bar.facilities(facilities, key="fs_facility")
+selected_lines = bar.choose(
     "Product line", reference.product_lines(), key="fs_product_line", placeholder="All lines"
 )
-selected_catalogs = c3.multiselect(
+selected_catalogs = bar.choose(
     "Catalog number", reference.catalog_numbers(), key="fs_catalog", placeholder="All products"
 )
-lot = c4.text_input("Lot contains", key="fs_lot", placeholder="e.g. LOT-A")
-window = c5.selectbox(
+lot = bar.next_column().text_input("Lot contains", key="fs_lot", placeholder="e.g. LOT-A")
+window = bar.next_column().selectbox(
     "Expiry window", list(EXPIRY_WINDOWS), format_func=EXPIRY_WINDOWS.get, key="fs_expiry"
 )
 flt = q.StockFilter(

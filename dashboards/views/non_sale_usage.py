@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import ui
+from dashboards.filters import FilterBar
 from dashboards.queries import non_sale_usage as q
 from dashboards.queries import reference
 
@@ -15,25 +16,12 @@ st.caption(
     "the stocking order shown beside each line."
 )
 
-facilities = reference.facilities()
-users = reference.users()
-c1, c2, c3 = st.columns([3, 3, 2])
-selected_facilities = c1.multiselect(
-    "Facility",
-    facilities["facility_id"].tolist(),
-    format_func=ui.facility_label(facilities),
-    key="nsu_facility",
-    placeholder="All facilities",
+bar = FilterBar([3, 3, 2])
+selected_facilities = bar.facilities(reference.facilities(), key="nsu_facility")
+selected_reps = bar.representatives(
+    q.representatives_with_non_sale_usage(), reference.users(), key="nsu_rep"
 )
-selected_reps = c2.multiselect(
-    "Representative",
-    q.representatives_with_non_sale_usage(),
-    format_func=ui.user_label(users),
-    key="nsu_rep",
-    placeholder="All representatives",
-)
-dates = c3.date_input("Case dates", value=(), key="nsu_dates", help="Leave empty for all dates.")
-date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
+date_from, date_to = bar.date_range("Case dates", key="nsu_dates")
 
 args = dict(
     facilities=selected_facilities, reps=selected_reps, date_from=date_from, date_to=date_to
