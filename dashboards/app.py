@@ -3,9 +3,9 @@
     CUSTODIA_WAREHOUSE=data/warehouse/custodia.duckdb \\
         streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501
 
-One page per question users bring (DOMAIN.md section 6); pages hold layout only and read the
-warehouse through `dashboards.queries`. When the warehouse is missing, incomplete or busy, every
-page shows a message saying how to build it instead of a traceback.
+One page per question users bring; pages hold layout only and read the warehouse through the
+modules of `dashboards.queries` (docs/dashboard.md). When the warehouse is missing, incomplete
+or busy, every page shows a message saying how to build it instead of a traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ if str(_PROJECT_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboards import queries, ui  # noqa: E402
+from dashboards import ui  # noqa: E402
+from dashboards.queries import connection  # noqa: E402
 
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -38,8 +39,8 @@ st.set_page_config(page_title="Custodia", page_icon=":material/inventory:", layo
 page = st.navigation(PAGES)
 
 try:
-    queries.require_warehouse()
+    connection.require_warehouse()
     page.run()
-except queries.WarehouseUnavailable as exc:
+except connection.WarehouseUnavailable as exc:
     st.title(page.title)
     ui.show_unavailable(exc)

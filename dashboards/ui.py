@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import queries
+from dashboards.queries import connection, exceptions
 
 # Cells a spreadsheet would read as a formula (or that can smuggle one in): = + - @ tab CR.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -109,9 +109,9 @@ def capped_note(shown: pd.DataFrame, total: Any, order: str) -> None:
         )
 
 
-def show_unavailable(exc: queries.WarehouseUnavailable) -> None:
+def show_unavailable(exc: connection.WarehouseUnavailable) -> None:
     """The message a page shows instead of its content when the warehouse cannot answer."""
-    if isinstance(exc, queries.WarehouseBusy):
+    if isinstance(exc, connection.WarehouseBusy):
         st.info(str(exc), icon=":material/hourglass_top:")
         return
     st.warning(str(exc), icon=":material/database_off:")
@@ -154,7 +154,7 @@ def severity_colour(title: str | None = "Severity"):
         "severity:N",
         title=title,
         scale=alt.Scale(
-            domain=list(queries.SEVERITY_ORDER),
+            domain=list(exceptions.SEVERITY_ORDER),
             range=["#d62728", "#ff7f0e", "#bcbd22", "#7f7f7f"],
         ),
         legend=None if title is None else alt.Legend(),

@@ -71,6 +71,10 @@ SCHEMA: dict[str, dict[str, str]] = {
     },
     "marts.fct_facility_stock": {
         "item_id": V,
+        "catalog_number": V,
+        "lot_number": V,
+        "serial_number": V,
+        "expiration_date": D,
         "facility_id": V,
         "seller_id": V,
         "stocking_order_id": V,
@@ -282,6 +286,9 @@ def _rows() -> dict[str, list[tuple]]:
         ("I-06", "F-3", "U-S3", "SO-4", so3, 1, 0, 0, 1, 950.00, 950.00, "ON_HAND"),
         ("I-10", "F-1", "U-DCO", "SO-2", so2, 1, 0, 1, 0, 940.00, 0.00, "RETURNED"),
     ]
+    # each with its item's catalog, lot, serial and expiry, as the dbt model copies them
+    attributes = {i[0]: i[1:5] for i in inventory}
+    facility_stock = [(r[0], *attributes[r[0]], *r[1:]) for r in facility_stock]
     # U-DCO is custodian-only: it sold I-02 and I-03 but never acts, so it has no row
     access = [
         ("I-01", "F-1", "U-S1", "OWN"),

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from dashboards import sandbox
-from dashboards.queries import RefusedQuery, check_analyst_sql
+from dashboards.queries import sandbox
+from dashboards.queries.analyst import RefusedQuery, check_analyst_sql
 
 
 def main(warehouse: str, limits_json: str, sql: str) -> dict:

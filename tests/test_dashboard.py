@@ -23,7 +23,8 @@ from dashboard_fixture import build_fixture_warehouse
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from dashboards import queries, ui
+from dashboards import ui
+from dashboards.queries import analyst, connection
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboards" / "app.py")
@@ -430,7 +431,7 @@ def test_detail_tables_are_capped_with_a_note(
     cap = 5
     if total <= cap:
         pytest.skip("the test warehouse has too few rows to exceed the cap")
-    monkeypatch.setattr(queries, "DETAIL_ROW_CAP", cap)
+    monkeypatch.setattr(connection, "DETAIL_ROW_CAP", cap)
     at = open_page(page)
     shown = table(at, table_key)
     assert len(shown) == cap
@@ -800,14 +801,14 @@ def test_sql_page_reads_the_audit_and_ctes(warehouse):
 
 
 def test_sql_page_caps_results(warehouse):
-    at = run_sql(open_page("sql"), f"select * from range({queries.ANALYST_ROW_CAP + 10})")
-    assert len(table(at, "sql_result_table")) == queries.ANALYST_ROW_CAP
+    at = run_sql(open_page("sql"), f"select * from range({analyst.ANALYST_ROW_CAP + 10})")
+    assert len(table(at, "sql_result_table")) == analyst.ANALYST_ROW_CAP
     assert any("capped" in w.value for w in at.warning)
 
 
 def test_sql_time_limit_interrupts(warehouse):
-    with pytest.raises(queries.RefusedQuery, match="limit"):
-        queries.run_analyst_query("select count(*) from range(1000000000000) a", time_limit=0.3)
+    with pytest.raises(analyst.RefusedQuery, match="limit"):
+        analyst.run_analyst_query("select count(*) from range(1000000000000) a", time_limit=0.3)
 
 
 def test_sql_page_schema_browser_lists_marts_with_descriptions(warehouse):
@@ -831,7 +832,7 @@ def test_sql_page_schema_browser_lists_marts_with_descriptions(warehouse):
 
 def test_engine_refuses_what_a_check_might_miss(warehouse):
     """Defence in depth: the connection itself cannot reach files, write, or change settings."""
-    con = queries.connect()
+    con = connection.connect()
     try:
         with pytest.raises(duckdb.PermissionException):
             con.execute("select * from read_csv('/etc/passwd')")
@@ -847,16 +848,16 @@ def test_overlapping_connections_share_one_configuration(warehouse):
     """Two queries at once in one process (two users, or a long console query) both work."""
     sales = mart_value(warehouse, "select count(*) from marts.fct_sales")
     exceptions = mart_value(warehouse, "select count(*) from marts.fct_exceptions")
-    first = queries.connect()
+    first = connection.connect()
     try:
-        second = queries.connect()
+        second = connection.connect()
         try:
             assert second.execute("select count(*) from fct_sales").fetchone()[0] == sales
             with pytest.raises(duckdb.Error):
                 second.execute("set enable_external_access = true")
         finally:
             second.close()
-        result = queries.run_analyst_query("select count(*) as n from fct_exceptions")
+        result = analyst.run_analyst_query("select count(*) as n from fct_exceptions")
         assert result.frame["n"].iloc[0] == exceptions
         assert first.execute("select count(*) from fct_sales").fetchone()[0] == sales
     finally:
@@ -874,7 +875,7 @@ def test_overlapping_connections_share_one_configuration(warehouse):
     ],
 )
 def test_sql_check_allows_reads_of_the_marts(sql):
-    assert queries.check_analyst_sql(sql)
+    assert analyst.check_analyst_sql(sql)
 
 
 # --------------------------------------------------------------------------------------------
@@ -921,21 +922,27 @@ def test_empty_marts_show_zeroes_not_errors(tmp_path, monkeypatch):
     assert metric(at, "Units on hand") == "0"
 
 
-def test_item_attributes_may_live_elsewhere_or_be_missing(tmp_path, monkeypatch):
-    """Lot, serial and expiry are not in DOMAIN §5: the pages cope when a mart lacks them."""
+def test_item_attributes_are_read_off_the_marts_that_carry_them(tmp_path, monkeypatch):
+    """Facility stock and non-sale usage read lot, serial and expiry off their own marts, never
+    the item table (fct_inventory_status); the item trace reads that table, and a copy of it
+    without them gets the "lack a column" message, as any mart short of its contract does."""
     path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
     con = duckdb.connect(str(path))
     for column in ("lot_number", "serial_number", "expiration_date"):
         con.execute(f"alter table marts.fct_inventory_status drop column {column}")
     con.close()
     monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
-    for page in ("facility_stock", "non_sale_usage", "item_trace"):
+    for page in ("facility_stock", "non_sale_usage"):
         at = open_page(page)
         assert not at.warning and not at.error, page
     at = open_page("facility_stock")
     assert metric(at, "Units on hand") == ui.units(
         mart_value(path, "select sum(quantity_on_hand) from marts.fct_facility_stock")
     )
+    at = open_page("item_trace")
+    at.text_input(key="trace_query").set_value("I-0")
+    rerun(at)
+    assert any("lack a column" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
 def test_a_mart_without_an_expected_column_gives_a_message(tmp_path, monkeypatch):
@@ -973,17 +980,17 @@ def test_a_rebuild_during_a_long_query_does_not_poison_the_cache(tmp_path, monke
     path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
     monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
     sql = "select sum(quantity_on_hand) as q from marts.fct_facility_stock"
-    old = queries.query(sql)["q"].iloc[0]
+    old = connection.query(sql)["q"].iloc[0]
     staged = build_fixture_warehouse(tmp_path / "staging" / "custodia.duckdb")
     con = duckdb.connect(str(staged))
     con.execute("update marts.fct_facility_stock set quantity_on_hand = quantity_on_hand + 5")
     new = con.execute(sql).fetchone()[0]
     con.close()
-    with queries._session(path):  # e.g. an analyst's query still running on the old build
+    with connection._session(path):  # e.g. an analyst's query still running on the old build
         os.replace(staged, path)
-        during = queries.query(sql)["q"].iloc[0]
+        during = connection.query(sql)["q"].iloc[0]
         assert during in (old, new)  # either build, whole
-    assert queries.query(sql)["q"].iloc[0] == new
+    assert connection.query(sql)["q"].iloc[0] == new
 
 
 def _hold_write_lock(path: Path, seconds: float) -> subprocess.Popen:
@@ -1007,7 +1014,7 @@ def test_locked_warehouse_is_retried_then_read(tmp_path, monkeypatch):
     proc = _hold_write_lock(path, 0.8)
     try:
         started = time.monotonic()
-        con = queries.connect()
+        con = connection.connect()
         con.close()
         assert time.monotonic() - started > 0.1  # it had to wait for the writer
     finally:
@@ -1017,7 +1024,7 @@ def test_locked_warehouse_is_retried_then_read(tmp_path, monkeypatch):
 def test_busy_warehouse_shows_a_message(tmp_path, monkeypatch):
     path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
     monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
-    monkeypatch.setattr(queries, "_OPEN_ATTEMPTS", 2)
+    monkeypatch.setattr(connection, "_OPEN_ATTEMPTS", 2)
     proc = _hold_write_lock(path, 20)
     try:
         at = open_page("overview")
@@ -1100,4 +1107,4 @@ def test_frames_are_those_of_duckdb_df(sql):
     con = duckdb.connect()
     params = {"x": "p"} if "$x" in sql else None
     expected = con.execute(sql, params).df()
-    pd.testing.assert_frame_equal(queries._frame(con, sql, params), expected, check_exact=True)
+    pd.testing.assert_frame_equal(connection._frame(con, sql, params), expected, check_exact=True)

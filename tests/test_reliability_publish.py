@@ -1,6 +1,6 @@
 """Atomic publish and crash safety of ``custodia build``: real builds in a child process.
 
-- While a build publishes new deliveries, a reader loops through the dashboard's query module
+- While a build publishes new deliveries, a reader loops through the dashboard's query package
   (``dashboards.queries``): no read fails, and every read sees the old or the new warehouse as a
   whole (figures from the audit and from several marts, read together, always belong to one
   build), never a mix; once the new warehouse is seen, the old one never comes back.
@@ -39,7 +39,17 @@ from histories import Landing, random_history
 from oracle.builder import World
 from test_ingest import snapshot
 
-from dashboards import queries, ui
+from dashboards import ui
+from dashboards.queries import (
+    analyst,
+    connection,
+    data_quality,
+    exceptions,
+    facility_stock,
+    finance,
+    non_sale_usage,
+    sales,
+)
 from orchestration import settings
 from orchestration.contract import ENTITIES
 from orchestration.ingest import conservation_violations
@@ -125,12 +135,12 @@ def published(tmp_path_factory, base, delivery):
     def reader() -> None:
         while not stop.is_set():
             try:
-                con = queries.connect()  # what every dashboard query opens (uncached)
+                con = connection.connect()  # what every dashboard query opens (uncached)
                 try:
                     figures = tuple(con.execute(CONSISTENT_SQL).fetchall()[0])
                 finally:
                     con.close()
-                files = int(queries.build_info()["files"])  # a cached page query
+                files = int(connection.build_info()["files"])  # a cached page query
                 reads.append((figures, files))
             except Exception as exc:  # any failure is a finding
                 errors.append(f"{type(exc).__name__}: {exc}")
@@ -234,18 +244,18 @@ def test_killed_builds_then_a_rerun_equal_one_clean_build(tmp_path, base, delive
 @pytest.mark.slow
 def test_formulas_delivered_in_exports_leave_csv_downloads_neutralised(published, monkeypatch):
     monkeypatch.setenv(settings.WAREHOUSE_ENV, str(published["warehouse"]))
-    everything = queries.StockFilter()
+    everything = facility_stock.StockFilter()
     downloads = {  # the frames the pages offer as CSV downloads
-        "sales_by_rep": queries.sales_by_rep(),
-        "sales_lines": queries.sales_lines(),
-        "non_sale_usage": queries.non_sale_lines_all(),
-        "reconciliation": queries.reconciliation(),
-        "billing_problem_lines": queries.billing_problem_lines(),
-        "facility_stock_levels": queries.facility_stock_levels(everything),
-        "facility_stock_items": queries.facility_stock_items_all(everything),
-        "exceptions": queries.exceptions(),
-        "rejected_rows": queries.rejected_rows(),
-        "query_result": queries.run_analyst_query("select * from dim_facilities").frame,
+        "sales_by_rep": sales.sales_by_rep(),
+        "sales_lines": sales.sales_lines(),
+        "non_sale_usage": non_sale_usage.non_sale_lines_all(),
+        "reconciliation": finance.reconciliation(),
+        "billing_problem_lines": finance.billing_problem_lines(),
+        "facility_stock_levels": facility_stock.facility_stock_levels(everything),
+        "facility_stock_items": facility_stock.facility_stock_items_all(everything),
+        "exceptions": exceptions.exceptions(),
+        "rejected_rows": data_quality.rejected_rows(),
+        "query_result": analyst.run_analyst_query("select * from dim_facilities").frame,
     }
     neutralised = set()
     for name, frame in downloads.items():

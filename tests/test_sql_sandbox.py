@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from proc_tree import TreePeak, high_water_mark
 
-from dashboards import sandbox
+from dashboards.queries import sandbox
 
 HOST = Path(__file__).with_name("sandbox_host.py")
 TREE_CAP = 2 * 1024**3

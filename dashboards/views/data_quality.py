@@ -3,8 +3,8 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import data_quality as q
 
 st.title("Data quality")
 

@@ -3,32 +3,25 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.filters import FilterBar
+from dashboards.queries import exceptions as q
+from dashboards.queries import reference
 
 st.title("Exceptions")
 st.caption("One row per offending record (`fct_exceptions`). Codes are described in docs/rules.md.")
 
 codes = q.exception_codes()
-facilities = q.facilities()
-c1, c2, c3 = st.columns([3, 2, 3])
-selected_codes = c1.multiselect(
-    "Code", codes["code"].tolist(), key="exc_code", placeholder="All codes"
-)
-selected_severities = c2.multiselect(
+bar = FilterBar([3, 2, 3])
+selected_codes = bar.choose("Code", codes["code"], key="exc_code", placeholder="All codes")
+selected_severities = bar.choose(
     "Severity",
     [s for s in q.SEVERITY_ORDER if s in set(codes["severity"])]
     + sorted(set(codes["severity"].dropna()) - set(q.SEVERITY_ORDER)),
     key="exc_severity",
     placeholder="All severities",
 )
-selected_facilities = c3.multiselect(
-    "Facility",
-    facilities["facility_id"].tolist(),
-    format_func=ui.facility_label(facilities),
-    key="exc_facility",
-    placeholder="All facilities",
-)
+selected_facilities = bar.facilities(reference.facilities(), key="exc_facility")
 
 rows = q.exceptions(selected_codes, selected_severities, selected_facilities)
 counts = rows["severity"].value_counts()

@@ -5,8 +5,10 @@ from functools import partial
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.filters import FilterBar
+from dashboards.queries import facility_stock as q
+from dashboards.queries import reference
 
 st.title("Facility stock")
 st.caption(
@@ -14,7 +16,7 @@ st.caption(
     "Using them in a case is non-sale usage: they were already billed."
 )
 
-facilities = q.facilities()
+facilities = reference.facilities()
 EXPIRY_WINDOWS = {
     None: "Any expiry",
     30: "Expiring within 30 days",
@@ -23,22 +25,16 @@ EXPIRY_WINDOWS = {
     365: "Within a year",
 }
 
-c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-selected_facilities = c1.multiselect(
-    "Facility",
-    facilities["facility_id"].tolist(),
-    format_func=ui.facility_label(facilities),
-    key="fs_facility",
-    placeholder="All facilities",
+bar = FilterBar([3, 2, 2, 2, 2])
+selected_facilities = bar.facilities(facilities, key="fs_facility")
+selected_lines = bar.choose(
+    "Product line", reference.product_lines(), key="fs_product_line", placeholder="All lines"
 )
-selected_lines = c2.multiselect(
-    "Product line", q.product_lines(), key="fs_product_line", placeholder="All lines"
+selected_catalogs = bar.choose(
+    "Catalog number", reference.catalog_numbers(), key="fs_catalog", placeholder="All products"
 )
-selected_catalogs = c3.multiselect(
-    "Catalog number", q.catalog_numbers(), key="fs_catalog", placeholder="All products"
-)
-lot = c4.text_input("Lot contains", key="fs_lot", placeholder="e.g. LOT-A")
-window = c5.selectbox(
+lot = bar.next_column().text_input("Lot contains", key="fs_lot", placeholder="e.g. LOT-A")
+window = bar.next_column().selectbox(
     "Expiry window", list(EXPIRY_WINDOWS), format_func=EXPIRY_WINDOWS.get, key="fs_expiry"
 )
 flt = q.StockFilter(
@@ -51,7 +47,7 @@ flt = q.StockFilter(
 
 totals = q.facility_stock_totals(flt)
 levels = q.facility_stock_levels(flt)
-items = q.facility_stock_items(flt)  # at most q.DETAIL_ROW_CAP rows
+items = q.facility_stock_items(flt)  # at most DETAIL_ROW_CAP rows (queries.connection)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Units on hand", ui.units(totals.get("quantity_on_hand")), border=True)

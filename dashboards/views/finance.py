@@ -4,8 +4,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.filters import FilterBar
+from dashboards.queries import finance as q
+from dashboards.queries import reference
 
 st.title("Finance reconciliation")
 st.caption(
@@ -14,28 +16,11 @@ st.caption(
     "nothing."
 )
 
-facilities = q.facilities()
-months = q.months()
-c1, c2, c3 = st.columns([3, 2, 2])
-selected_facilities = c1.multiselect(
-    "Facility",
-    facilities["facility_id"].tolist(),
-    format_func=ui.facility_label(facilities),
-    key="fin_facility",
-    placeholder="All facilities",
-)
-month_from = c2.selectbox(
-    "From month",
-    [None, *reversed(months)],
-    key="fin_from",
-    format_func=lambda m: "Earliest" if m is None else ui.month_label(m),
-)
-month_to = c3.selectbox(
-    "To month",
-    [None, *months],
-    key="fin_to",
-    format_func=lambda m: "Latest" if m is None else ui.month_label(m),
-)
+months = reference.months()  # newest first
+bar = FilterBar([3, 2, 2])
+selected_facilities = bar.facilities(reference.facilities(), key="fin_facility")
+month_from = bar.month("From month", reversed(months), key="fin_from", unset="Earliest")
+month_to = bar.month("To month", months, key="fin_to", unset="Latest")
 
 recon = q.reconciliation(selected_facilities, month_from, month_to)
 c1, c2, c3, c4, c5 = st.columns(5)

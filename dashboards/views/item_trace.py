@@ -4,8 +4,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import facility_stock
+from dashboards.queries import item_trace as q
 
 st.title("Item trace")
 
@@ -59,7 +60,7 @@ stock = q.item_facility_stock(item_id)
 if not stock.empty:
     st.subheader("Facility stock")
     ui.table(stock, key="trace_stock_table")
-    access = q.item_access([item_id])
+    access = facility_stock.item_access([item_id])
     st.markdown("**Who may use it now**")
     if access.empty:
         st.caption("Nobody: the item is not on hand (or no user has a path to its seller).")

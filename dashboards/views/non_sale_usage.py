@@ -5,8 +5,10 @@ from functools import partial
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.filters import FilterBar
+from dashboards.queries import non_sale_usage as q
+from dashboards.queries import reference
 
 st.title("Non-sale usage")
 st.caption(
@@ -14,32 +16,19 @@ st.caption(
     "the stocking order shown beside each line."
 )
 
-facilities = q.facilities()
-users = q.users()
-c1, c2, c3 = st.columns([3, 3, 2])
-selected_facilities = c1.multiselect(
-    "Facility",
-    facilities["facility_id"].tolist(),
-    format_func=ui.facility_label(facilities),
-    key="nsu_facility",
-    placeholder="All facilities",
+bar = FilterBar([3, 3, 2])
+selected_facilities = bar.facilities(reference.facilities(), key="nsu_facility")
+selected_reps = bar.representatives(
+    q.representatives_with_non_sale_usage(), reference.users(), key="nsu_rep"
 )
-selected_reps = c2.multiselect(
-    "Representative",
-    q.representatives_with_non_sale_usage(),
-    format_func=ui.user_label(users),
-    key="nsu_rep",
-    placeholder="All representatives",
-)
-dates = c3.date_input("Case dates", value=(), key="nsu_dates", help="Leave empty for all dates.")
-date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
+date_from, date_to = bar.date_range("Case dates", key="nsu_dates")
 
 args = dict(
     facilities=selected_facilities, reps=selected_reps, date_from=date_from, date_to=date_to
 )
 totals = q.non_sale_totals(**args)
 monthly = q.non_sale_by_month(**args)
-lines = q.non_sale_lines(**args)  # the newest q.DETAIL_ROW_CAP lines
+lines = q.non_sale_lines(**args)  # the newest DETAIL_ROW_CAP (queries.connection)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Units used", ui.units(totals.get("units")), border=True)

@@ -3,12 +3,13 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import connection, data_quality, exceptions, reference
+from dashboards.queries import overview as q
 
 st.title("Overview")
 
-months = q.months()
+months = reference.months()
 month = st.columns([1, 3])[0].selectbox(
     "Month",
     months,
@@ -47,7 +48,7 @@ c3.metric("Stocking-order revenue", ui.money(recon.get("stocking_order_revenue")
 c4.metric("Case sale revenue", ui.money(recon.get("case_sale_revenue")), border=True)
 
 st.subheader("Open exceptions by severity")
-severity = q.exceptions_by_severity()
+severity = exceptions.exceptions_by_severity()
 if severity.empty:
     st.success("No exceptions in the warehouse.", icon=":material/check_circle:")
 else:
@@ -70,7 +71,7 @@ else:
     st.page_link("views/exceptions.py", label="Open the exceptions page", icon=":material/report:")
 
 st.subheader("Warehouse build")
-info = q.build_info()
+info = connection.build_info()
 published = info["published_at"].strftime("%Y-%m-%d %H:%M UTC")
 last = info.get("last_ingested_at")
 last_text = "" if ui.is_missing(last) else f", last delivery ingested {last:%Y-%m-%d %H:%M} UTC"
@@ -81,4 +82,4 @@ st.markdown(
 )
 st.caption(f"Warehouse file: `{info['path']}`")
 with st.expander("Deliveries in this build"):
-    ui.table(q.deliveries())
+    ui.table(data_quality.deliveries())

@@ -3,8 +3,10 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.filters import FilterBar
+from dashboards.queries import reference
+from dashboards.queries import sales as q
 
 st.title("Sales and commission")
 st.caption(
@@ -12,7 +14,7 @@ st.caption(
     "facility stock earns no commission."
 )
 
-users = q.users()
+users = reference.users()
 months = q.sales_months()
 month = st.columns([1, 3])[0].selectbox(
     "Month",
@@ -72,13 +74,7 @@ if not ui.empty_note(by_month, "sales"):
     st.altair_chart(trend, width="stretch")
 
 st.subheader("Sales lines")
-reps = st.multiselect(
-    "Representative",
-    by_rep["representative_id"].tolist(),
-    format_func=ui.user_label(users),
-    key="sales_reps",
-    placeholder="All representatives",
-)
+reps = FilterBar().representatives(by_rep["representative_id"], users, key="sales_reps")
 lines = q.sales_lines(reps, date_from, date_to)
 if not ui.empty_note(lines, "sales lines"):
     ui.table(lines, key="sales_lines_table")

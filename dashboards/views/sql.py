@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboards import queries as q
 from dashboards import ui
+from dashboards.queries import analyst as q
 
 st.title("SQL")
 st.caption(

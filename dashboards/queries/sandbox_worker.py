@@ -1,6 +1,6 @@
 """The worker that runs one analyst query under hard limits (`sandbox` starts it).
 
-    python -m dashboards.sandbox_worker JOB_DIR
+    python -m dashboards.queries.sandbox_worker JOB_DIR
 
 reads `JOB_DIR/job.json` (the checked SQL, the warehouse, the limits, the mode), caps its own
 address space and CPU time, runs the query and writes `JOB_DIR/status.json` (and the result

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dashboards import sandbox_worker
+from dashboards.queries import sandbox_worker
 
 # --------------------------------------------------------------------------------------------
 # Settings
@@ -220,7 +220,7 @@ GATE = Gate()
 
 def download_root() -> Path:
     """Where full downloads are written: the app's static folder, served by Streamlit."""
-    return Path(__file__).resolve().parent.parent / "static" / "sql"
+    return Path(__file__).resolve().parents[1] / "static" / "sql"
 
 
 def run_preview(
@@ -316,7 +316,7 @@ def _sweep(root: Path) -> None:
 def _run_worker(job_dir: Path, job: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Start the worker on `job`, wait at most `seconds` + grace, and return its status."""
     (job_dir / "job.json").write_text(json.dumps(job))
-    project = Path(__file__).resolve().parent.parent.parent
+    project = Path(__file__).resolve().parents[2]
     path = os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
     started = time.monotonic()
