@@ -41,14 +41,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _cmd_dashboard(args: argparse.Namespace) -> int:
-    warehouse = (
-        Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
-    )
+def streamlit_command(warehouse: Path, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that serve the dashboard on `warehouse` (also used by the
+    browser tests, so they test what `custodia dashboard` runs)."""
     app = settings.PROJECT_ROOT / "dashboards" / "app.py"
     env = {**os.environ, settings.WAREHOUSE_ENV: str(warehouse)}
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
-    print(f"custodia dashboard: serving {warehouse} at http://{args.host}:{args.port}", flush=True)
     cmd = [
         sys.executable,
         "-m",
@@ -56,16 +54,28 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "run",
         str(app),
         "--server.address",
-        args.host,
+        host,
         "--server.port",
-        str(args.port),
+        str(port),
         "--server.headless",
+        "true",
+        # full SQL-page downloads are files under dashboards/static/, streamed from there
+        "--server.enableStaticServing",
         "true",
         "--browser.gatherUsageStats",
         "false",
         "--client.toolbarMode",
         "viewer",
     ]
+    return cmd, env
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    warehouse = (
+        Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
+    )
+    cmd, env = streamlit_command(warehouse, args.host, args.port)
+    print(f"custodia dashboard: serving {warehouse} at http://{args.host}:{args.port}", flush=True)
     return subprocess.call(cmd, env=env)
 
 

@@ -24,7 +24,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from dashboards import ui
-from dashboards.queries import analyst, connection
+from dashboards.queries import analyst, connection, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboards" / "app.py")
@@ -800,15 +800,41 @@ def test_sql_page_reads_the_audit_and_ctes(warehouse):
     )
 
 
-def test_sql_page_caps_results(warehouse):
-    at = run_sql(open_page("sql"), f"select * from range({analyst.ANALYST_ROW_CAP + 10})")
-    assert len(table(at, "sql_result_table")) == analyst.ANALYST_ROW_CAP
-    assert any("capped" in w.value for w in at.warning)
+def test_sql_page_caps_results(warehouse, monkeypatch):
+    monkeypatch.setenv("CUSTODIA_SQL_MAX_ROWS", "50")
+    at = run_sql(open_page("sql"), "select * from range(60)")
+    assert len(table(at, "sql_result_table")) == 50
+    assert any("capped at the 50-row limit" in w.value for w in at.warning)
+    assert any("50 rows" in c.value for c in at.caption)  # the caption states the limits
+
+
+def test_sql_page_names_the_limit_that_stopped_a_query(warehouse, monkeypatch):
+    monkeypatch.setenv("CUSTODIA_SQL_SECONDS", "1")
+    at = run_sql(open_page("sql"), "select count(*) from range(1000000000000) a")
+    assert any("1 s time limit" in e.value for e in at.error), [e.value for e in at.error]
+    monkeypatch.setenv("CUSTODIA_SQL_SECONDS", "10")
+    at = run_sql(open_page("sql"), "select repeat('x', 2000000000) as s")
+    assert any("memory limit" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_sql_page_cuts_long_cells_and_says_so(warehouse):
+    at = run_sql(open_page("sql"), "select repeat('x', 3000) as s from range(2)")
+    assert set(table(at, "sql_result_table")["s"].str.len()) == {2049}
+    assert any("2 cells longer than 2,048 characters" in i.value for i in at.info)
+
+
+def test_sql_page_misconfigured_limit_is_named(warehouse, monkeypatch):
+    monkeypatch.setenv("CUSTODIA_SQL_MEMORY_MB", "lots")
+    at = open_page("sql")
+    assert any("CUSTODIA_SQL_MEMORY_MB" in e.value for e in at.error)
 
 
 def test_sql_time_limit_interrupts(warehouse):
-    with pytest.raises(analyst.RefusedQuery, match="limit"):
-        analyst.run_analyst_query("select count(*) from range(1000000000000) a", time_limit=0.3)
+    with pytest.raises(analyst.RefusedQuery, match="time limit") as stopped:
+        analyst.run_analyst_query(
+            "select count(*) from range(1000000000000) a", limits=sandbox.Limits(seconds=0.3)
+        )
+    assert stopped.value.limit == "time"
 
 
 def test_sql_page_schema_browser_lists_marts_with_descriptions(warehouse):

@@ -7,10 +7,8 @@ screenshot per page to docs/screenshots/<page>.png.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -18,8 +16,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from playwright import sync_api
+from proc_tree import TreePeak
 
 from dashboards import ui
+from orchestration.cli import streamlit_command
 
 pytestmark = pytest.mark.browser
 
@@ -48,15 +49,6 @@ PAGES = {
     "sql": ("sql", "SQL"),
 }
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian chromium is not installed at /usr/bin/chromium "
-        "(apt-get install -y chromium); browser tests skipped",
-        allow_module_level=True,
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -74,16 +66,8 @@ def warehouse(sample_warehouse) -> Path:
 def running_app(warehouse: Path, log_path: Path):
     """`streamlit run dashboards/app.py` on a free local port; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "CUSTODIA_WAREHOUSE": str(warehouse)}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "viewer",
-    ]  # fmt: skip
+    command, env = streamlit_command(warehouse, "127.0.0.1", port)
+    command += ["--server.fileWatcherType", "none"]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -100,7 +84,7 @@ def running_app(warehouse: Path, log_path: Path):
                     log.flush()
                     pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(0.3)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             try:
@@ -111,13 +95,24 @@ def running_app(warehouse: Path, log_path: Path):
 
 
 @pytest.fixture(scope="module")
-def app_url(warehouse, tmp_path_factory):
-    with running_app(warehouse, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
-        yield url
+def app(warehouse, tmp_path_factory):
+    """The served dashboard: (url, server process)."""
+    with running_app(warehouse, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def app_url(app) -> str:
+    return app[0]
 
 
 @pytest.fixture(scope="module")
 def browser():
+    if not CHROMIUM.exists():  # `make test` installs it; a bare pytest run may not have it
+        pytest.fail(
+            "Debian chromium is missing at /usr/bin/chromium: "
+            "run `make test` (or apt-get install -y chromium)"
+        )
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -213,7 +208,7 @@ def test_overview_figures_are_visible(app_url, page, warehouse):
 def test_missing_warehouse_message_in_browser(browser, tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
-        with running_app(tmp_path / "missing.duckdb", tmp_path / "streamlit.log") as url:
+        with running_app(tmp_path / "missing.duckdb", tmp_path / "streamlit.log") as (url, _):
             tab = context.new_page()
             tab.goto(f"{url}/finance", wait_until="domcontentloaded", timeout=60_000)
             _settle(tab)
@@ -222,3 +217,65 @@ def test_missing_warehouse_message_in_browser(browser, tmp_path):
             _shoot(tab, "missing_warehouse")
     finally:
         context.close()
+
+
+def _run_sql(tab, sql: str) -> None:
+    box = tab.get_by_label("Query")
+    box.fill(sql)
+    box.press("Control+Enter")  # commit the text area, then run
+    tab.get_by_role("button", name="Run query").click()
+    tab.wait_for_selector(
+        '[data-testid="stCaptionContainer"]:has-text("rows in"), [data-testid="stAlert"]',
+        timeout=60_000,
+    )
+    _settle(tab)
+
+
+# Hostile queries through the SQL page, with the default limits (10 s, 512 MiB): each answers
+# within its time limit plus 5 s with a message naming the limit (or a cut, capped result), the
+# server's whole process tree stays under 2 GiB, and the server keeps answering.
+HOSTILE_IN_BROWSER = [
+    ("select repeat('x', 2000000000) as s", "memory limit"),
+    ("select string_agg(repeat('y', 50000000), '') as s from range(100)", "memory limit"),
+    ("select repeat('x', 10000000) as s from range(5000)", "cut for display"),
+    ("with recursive r(i) as (select 1 union all select i + 1 from r) select count(*) from r",
+     "limit"),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sql", "said"), HOSTILE_IN_BROWSER, ids=range(4))
+def test_hostile_sql_is_bounded_and_the_server_stays_up(app, page, sql, said):
+    url, server = app
+    _open(page, url, "sql")
+    started = time.monotonic()
+    with TreePeak(server.pid) as peak:
+        _run_sql(page, sql)
+    elapsed = time.monotonic() - started
+    alerts = " | ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert said in alerts, alerts
+    assert elapsed < 10 + 5, elapsed
+    assert peak.peak < 2 * 1024**3, peak.peak
+    assert page.locator('[data-testid="stException"]').count() == 0
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+        assert response.status == 200
+    _run_sql(page, "select facility_id from dim_facilities")  # an ordinary query, right after
+    assert page.get_by_text("rows in").count() >= 1
+
+
+def test_full_download_is_served_from_a_file(app, page, warehouse):
+    url, _ = app
+    _open(page, url, "sql")
+    _run_sql(page, "select event_id, line_no, usage_class from fct_event_lines")
+    page.get_by_role("button", name="Prepare the full result as CSV").click()
+    link = page.locator("#sql_full_link")
+    link.wait_for(timeout=60_000)
+    with urllib.request.urlopen(url + link.get_attribute("href"), timeout=30) as response:
+        body = response.read().decode("utf-8").splitlines()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        lines = con.execute("select count(*) from marts.fct_event_lines").fetchone()[0]
+    finally:
+        con.close()
+    assert body[0] == '"event_id","line_no","usage_class"'
+    assert len(body) == lines + 1

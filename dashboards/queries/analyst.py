@@ -1,26 +1,29 @@
-"""The SQL page: one read-only analyst query, checked, confined and time-limited.
+"""The SQL page: one read-only analyst query, checked, then run confined.
 
-The analyst SQL console (`run_analyst_query`) is confined: see `check_analyst_sql`.
+Two layers. `check_analyst_sql` decides what may run: one SELECT over the `marts` and `audit`
+schemas, no files, catalogs, settings or extensions. `sandbox` decides what it may cost: the
+query runs in a worker process under hard operating-system limits (time, memory, CPU), its
+result capped in rows and bytes with long cells cut, at most N at once (`sandbox.Limits`, from
+`CUSTODIA_SQL_*`). Anything else that runs an analyst's text must go through
+`run_analyst_query` / `download_analyst_query`.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from dashboards.queries.connection import _first_line, _session, query
+from dashboards.queries import sandbox
+from dashboards.queries.connection import _first_line, _stamp, query
 from orchestration.settings import warehouse_path
 
 ANALYST_SCHEMAS = ("marts", "audit")
 ANALYST_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
-ANALYST_TIME_LIMIT_SECONDS = 10.0
-ANALYST_ROW_CAP = 5_000
 
 _REFUSALS = {
     "INSERT": "writes data",
@@ -52,16 +55,34 @@ _REFUSALS = {
 
 
 class RefusedQuery(Exception):
-    """The analyst query is not allowed; the message says why."""
+    """The analyst query is not allowed, or a limit stopped it; the message says which.
+
+    `limit` is "check" for a refused statement, else the limit that stopped the query (time,
+    memory, cpu, download, …; see `sandbox.QueryStopped`)."""
+
+    def __init__(self, message: str, limit: str = "check") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 @dataclass
 class AnalystResult:
-    frame: pd.DataFrame
-    row_count: int  # rows shown (at most the cap)
-    truncated: bool  # the result had more rows than the cap
+    frame: pd.DataFrame  # the rows shown; duplicate column names made unique (a, a_1)
+    row_count: int  # rows shown (at most the row limit)
+    stopped_by: str | None  # "rows" or "bytes": the result was longer than shown
+    cut_cells: int  # cells cut to the display width
     seconds: float
-    columns: list[str] = field(default_factory=list)
+    columns: list[str]  # the query's own column names
+    worker_peak_bytes: int  # the worker's peak resident memory
+
+    @property
+    def truncated(self) -> bool:
+        return self.stopped_by is not None
+
+
+def limits() -> sandbox.Limits:
+    """The limits in force (`CUSTODIA_SQL_*`, read when asked)."""
+    return sandbox.Limits.from_env()
 
 
 def _walk(node: Any):
@@ -163,34 +184,49 @@ def _serialize(sql: str) -> dict[str, Any]:
 def run_analyst_query(
     sql: str,
     *,
-    time_limit: float = ANALYST_TIME_LIMIT_SECONDS,
-    row_cap: int = ANALYST_ROW_CAP,
+    limits: sandbox.Limits | None = None,
+    on_wait: Callable[[int], None] | None = None,
 ) -> AnalystResult:
-    """Check and run an analyst's query; never cached (the timing is part of the answer)."""
+    """Check and run an analyst's query in a confined worker; never cached (the timing is part
+    of the answer). `on_wait(position)` is called while it waits for a free slot."""
     body = check_analyst_sql(sql)
-    with _session(warehouse_path()) as (con, _):
-        timer = threading.Timer(time_limit, con.interrupt)
-        started = time.perf_counter()
-        timer.start()
-        try:
-            cursor = con.execute(body)
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchmany(row_cap + 1)
-        except duckdb.InterruptException:
-            raise RefusedQuery(
-                f"Stopped: the query ran longer than the {time_limit:g} s limit."
-            ) from None
-        except duckdb.PermissionException as exc:
-            raise RefusedQuery(f"Refused by the engine: {_first_line(exc)}") from None
-        except duckdb.Error as exc:
-            raise RefusedQuery(f"Query failed: {_first_line(exc)}") from None
-        finally:
-            timer.cancel()
-    seconds = time.perf_counter() - started
-    truncated = len(rows) > row_cap
-    rows = rows[:row_cap]
-    frame = pd.DataFrame.from_records(rows, columns=_unique(columns))
-    return AnalystResult(frame, len(rows), truncated, seconds, columns)
+    limits = limits or sandbox.Limits.from_env()
+    path = warehouse_path()
+    _stamp(path)  # a missing warehouse says so, as on every page
+    try:
+        preview = sandbox.run_preview(body, path, limits, on_wait=on_wait)
+    except sandbox.QueryStopped as exc:
+        raise RefusedQuery(str(exc), exc.limit) from None
+    columns = preview.table.column_names
+    frame = preview.table.rename_columns(_unique(columns)).to_pandas()
+    return AnalystResult(
+        frame=frame,
+        row_count=preview.rows,
+        stopped_by=preview.stopped_by,
+        cut_cells=preview.cut_cells,
+        seconds=preview.seconds,
+        columns=columns,
+        worker_peak_bytes=preview.worker_peak_bytes,
+    )
+
+
+def download_analyst_query(
+    sql: str,
+    fmt: str,
+    *,
+    limits: sandbox.Limits | None = None,
+    on_wait: Callable[[int], None] | None = None,
+) -> sandbox.Download:
+    """The full result of an analyst's query as a CSV or Parquet file the worker wrote under
+    the app's static folder (served from there, never held in the dashboard's memory)."""
+    body = check_analyst_sql(sql)
+    limits = limits or sandbox.Limits.from_env()
+    path = warehouse_path()
+    _stamp(path)
+    try:
+        return sandbox.run_download(body, path, limits, fmt, on_wait=on_wait)
+    except sandbox.QueryStopped as exc:
+        raise RefusedQuery(str(exc), exc.limit) from None
 
 
 def _unique(columns: list[str]) -> list[str]:

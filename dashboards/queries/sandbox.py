@@ -223,6 +223,14 @@ def download_root() -> Path:
     return Path(__file__).resolve().parents[1] / "static" / "sql"
 
 
+def download_url(path: Path, base_url_path: str = "") -> str:
+    """The address Streamlit's static file handler serves a download at."""
+    static = download_root().parent
+    base = "/".join(part for part in base_url_path.strip("/").split("/") if part)
+    prefix = f"/{base}" if base else ""
+    return f"{prefix}/app/static/{path.resolve().relative_to(static).as_posix()}"
+
+
 def run_preview(
     body: str,
     warehouse: Path,
