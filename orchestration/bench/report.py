@@ -29,6 +29,7 @@ BLOCKS = (
     "slowest",
     "incremental",
     "dashboard",
+    "dashboard_under_load",
     "notes",
 )
 MARKER = re.compile(r"^<!-- bench:(?P<name>[a-z_]+):(?P<edge>start|end) -->$", re.M)
@@ -160,6 +161,16 @@ def figures(results: dict, now: float | None = None) -> dict[str, str]:
                 f"| {scale} | {page} | {p['p50_ms']:.0f} | {p['p95_ms']:.0f} |"
                 for scale, r in results.get("dashboard", {}).items()
                 for page, p in r.get("pages", {}).items()
+            ],
+        ),
+        "dashboard_under_load": _table(
+            ["scale", "page", "p95 ms quiet", "p95 ms under load", "ratio", "hostile stopped"],
+            [
+                f"| {scale} | {page} | {r['pages'][page]['p95_ms']:.0f} | {p['p95_ms']:.0f} | "
+                f"{p['p95_ms'] / r['pages'][page]['p95_ms']:.2f}× | "
+                f"{len(r.get('hostile_stopped', []))} |"
+                for scale, r in results.get("dashboard", {}).items()
+                for page, p in r.get("under_load", {}).items()
             ],
         ),
         "notes": "\n".join(["## Notes", ""] + [f"- {n}" for n in results["notes"]])
