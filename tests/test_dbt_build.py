@@ -18,7 +18,7 @@ import dbt_support as h
 import oracle
 import pytest
 
-from orchestration import settings
+from orchestration import ingest, settings
 
 SAMPLE = settings.PROJECT_ROOT / "data" / "sample"
 TRUTH = SAMPLE / "_truth"
@@ -40,9 +40,7 @@ def _build(warehouse: Path, work: Path) -> None:
 
 @pytest.fixture(scope="module")
 def sample_build(tmp_path_factory) -> Path:
-    if not TRUTH.is_dir():
-        pytest.skip("no generated sample with _truth yet")
-    ingest = pytest.importorskip("orchestration.ingest")
+    assert TRUTH.is_dir(), f"the bundled sample lacks its ground truth {TRUTH}"
     tmp = tmp_path_factory.mktemp("dbt_sample")
     warehouse = tmp / "custodia.duckdb"
     ingest.ingest_into(warehouse, SAMPLE)

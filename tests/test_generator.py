@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import oracle
 import pyarrow.parquet as pq
 import pytest
+from oracle.compare import diff_exceptions, load_exceptions_csv
 
 from orchestration.contract import ADMIN_ROLES, ENTITIES, EXCEPTION_KEY_COLUMNS, SUBMITTED_STATUSES
 from orchestration.generator import SCALES, generate
@@ -348,10 +350,7 @@ def test_parquet_output(tmp_path, export):
 
 
 def test_truth_agrees_with_the_independent_oracle(export):
-    """tests/oracle (a plain-Python reading of DOMAIN.md) finds exactly the truth rows."""
-    oracle = pytest.importorskip("oracle")
-    from oracle.compare import diff_exceptions, load_exceptions_csv
-
+    """tests/oracle (a plain-Python reading of the rules) finds exactly the truth rows."""
     rejects = {
         (r["file"], int(r["row"]))
         for r in csv.DictReader((export / "_truth/expected_rejects.csv").open())

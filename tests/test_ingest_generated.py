@@ -10,12 +10,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from orchestration import generator
 from orchestration.contract import ENTITY_NAMES
 from orchestration.ingest import conservation_violations, ingest_landing
-
-generator = pytest.importorskip("orchestration.generator")
-if not hasattr(generator, "generate"):  # pragma: no cover - generator still being written
-    pytest.skip("orchestration.generator.generate not available yet", allow_module_level=True)
 
 
 @pytest.fixture(scope="module", params=["csv", "parquet"])
