@@ -13,7 +13,7 @@ Whole-file faults (unreadable, empty, truncated, bare-CR line endings, unknown f
 contract columns, a header naming a column twice) are committed as a ``FAILED`` delivery with an
 ``error`` and no rows; the next file still loads. A CSV row with more or fewer fields than the
 header is not one: it is rejected on its own (``wrong_field_count``) and the file's other rows
-load.
+load. So is a value longer than its column's limit (``too_long``).
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def _prepare(delivery: Delivery, sha: str) -> _Prepared:
     validated: Validated | None = None
     error: str | None = None
     try:
-        data = delivery.path.read_bytes()
-        text = read_text(data, delivery.file_format)
+        # the bytes are dropped once read: a big file is not held twice while it is validated
+        text = read_text(delivery.path.read_bytes(), delivery.file_format)
         validated = validate(delivery.entity, text.frame, text.ragged)
     except FileFault as exc:
         error = str(exc)
