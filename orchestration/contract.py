@@ -58,6 +58,10 @@ EXCEPTION_KEY_COLUMNS = (
     "transfer_id",
 )
 
+# The longest id accepted, in characters: the generator's ids are at most 10, a UUID is 36; 64
+# leaves room for prefixed or composite ids of other source systems.
+ID_MAX_LENGTH = 64
+
 LINEAGE_COLUMNS = {
     "_file_id": "bigint",
     "_source_file": "varchar",
@@ -74,6 +78,13 @@ class Column:
     enum: tuple[str, ...] | None = None
     non_negative: bool = False
     description: str = ""
+    # id and text columns: the longest value accepted, in characters (Unicode code points); a
+    # longer value rejects its row (``too_long``). Enum values are bounded by their enumeration.
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.type in ("id", "text") and self.max_length is None:
+            raise ValueError(f"{self.name}: an {self.type} column needs a max_length")
 
     @property
     def duckdb_type(self) -> str:
@@ -105,6 +116,8 @@ class Entity:
 
 
 def _c(name, type_, **kw) -> Column:
+    if type_ == "id":
+        kw.setdefault("max_length", ID_MAX_LENGTH)
     return Column(name, type_, **kw)
 
 
@@ -117,13 +130,13 @@ ENTITIES: dict[str, Entity] = {
             description="People and accounts of the organization, with their role.",
             columns=(
                 _c("user_id", "id"),
-                _c("email", "text", required=False),
-                _c("full_name", "text", required=False),
+                _c("email", "text", required=False, max_length=254),
+                _c("full_name", "text", required=False, max_length=200),
                 _c("role", "enum", enum=ROLES),
                 _c("is_custodian_only", "boolean"),
                 _c("is_active", "boolean"),
                 _c("commission_rate", "rate", required=False, non_negative=True),
-                _c("region", "text", required=False),
+                _c("region", "text", required=False, max_length=100),
                 _c("created_at", "timestamp"),
                 _c("updated_at", "timestamp"),
             ),
@@ -157,8 +170,8 @@ ENTITIES: dict[str, Entity] = {
             description="Hospitals and surgery centres.",
             columns=(
                 _c("facility_id", "id"),
-                _c("name", "text", required=False),
-                _c("state", "text", required=False),
+                _c("name", "text", required=False, max_length=200),
+                _c("state", "text", required=False, max_length=100),
                 _c("contract_complete", "boolean"),
                 _c("updated_at", "timestamp"),
             ),
@@ -169,8 +182,8 @@ ENTITIES: dict[str, Entity] = {
             description="The catalog: serial- or lot-tracked, single-use or reusable.",
             columns=(
                 _c("catalog_number", "id"),
-                _c("description", "text", required=False),
-                _c("product_line", "text", required=False),
+                _c("description", "text", required=False, max_length=1000),
+                _c("product_line", "text", required=False, max_length=100),
                 _c("tracking", "enum", enum=TRACKING),
                 _c("is_single_use", "boolean"),
                 _c("list_price", "money", non_negative=True),
@@ -185,8 +198,8 @@ ENTITIES: dict[str, Entity] = {
             columns=(
                 _c("item_id", "id"),
                 _c("catalog_number", "id"),
-                _c("lot_number", "text", required=False),
-                _c("serial_number", "text", required=False),
+                _c("lot_number", "text", required=False, max_length=ID_MAX_LENGTH),
+                _c("serial_number", "text", required=False, max_length=ID_MAX_LENGTH),
                 _c("quantity", "integer", non_negative=True),
                 _c("expiration_date", "date", required=False),
                 _c("initial_custodian_id", "id"),

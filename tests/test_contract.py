@@ -32,13 +32,27 @@ def test_doc_lists_every_column_with_its_type(entity):
     e = contract.ENTITIES[entity]
     section = DOC.split(f"### `{entity}`", 1)[1].split("### ", 1)[0]
     for col in e.columns:
-        row = re.search(rf"^\| `{col.name}` \| (\w+) \(`([^`]+)`\)", section, re.M)
+        row = re.search(
+            rf"^\| `{col.name}` \| (\w+) \(`([^`]+)`\) \| (?:yes|no) \| ([\d,]*) \|", section, re.M
+        )
         assert row, f"{entity}.{col.name} missing from docs/data_contract.md"
-        assert row.groups() == (col.type, col.duckdb_type)
+        max_length = f"{col.max_length:,}" if col.max_length is not None else ""
+        assert row.groups() == (col.type, col.duckdb_type, max_length), f"{entity}.{col.name}"
         for value in col.enum or ():
             assert value in section
     header = ",".join(e.column_names)
     assert f"```csv\n{header}\n" in section, "example header must list the columns in order"
+
+
+def test_every_id_and_text_column_has_a_max_length():
+    for e in contract.ENTITIES.values():
+        for c in e.columns:
+            if c.type in ("id", "text"):
+                assert c.max_length and c.max_length > 0, f"{e.name}.{c.name}"
+            else:  # enums are bounded by their values, typed columns by their format
+                assert c.max_length is None, f"{e.name}.{c.name}"
+    with pytest.raises(ValueError, match="needs a max_length"):
+        contract.Column("note", "text")
 
 
 def test_doc_examples_parse_with_the_raw_types():

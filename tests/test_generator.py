@@ -60,6 +60,8 @@ def _parse(col, text: str):
     if text == "":
         assert not col.required, f"{col.name} is required"
         return None
+    if col.max_length is not None:
+        assert len(text) <= col.max_length, f"{col.name} longer than {col.max_length}: {text!r}"
     if col.enum:
         assert text in col.enum, f"{col.name}={text!r}"
     if col.type == "timestamp":

@@ -61,6 +61,15 @@ def ingest_bytes(data: bytes, name: str, entity: str = "users") -> tuple[FileRes
     return result, raw
 
 
+def too_long(entity: str, record: dict[str, str]) -> str:
+    """The reasons ingestion gives ``record``'s values over their column's limit ("" if none)."""
+    return "; ".join(
+        f"{c.name} is longer than {c.max_length} characters ({len(record[c.name])})"
+        for c in ENTITIES[entity].columns
+        if c.max_length is not None and len(record[c.name]) > c.max_length
+    )
+
+
 def _utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -95,7 +104,7 @@ hostile_text = st.one_of(
     st.sampled_from(HOSTILE_TEXT),
     st.text(alphabet=",\"'\r\n\t =+-@|;\\", max_size=12),
 )
-HUGE = "y" * 200_000  # larger than the field limit of Python's csv module
+HUGE = "y" * 200_000  # larger than the field limit of Python's csv module (and any column's)
 
 
 @given(
@@ -142,9 +151,12 @@ def test_hostile_text_in_csv_round_trips_exactly(
     result, raw = ingest_bytes(data.encode("utf-8"), "users_1.csv")
     assert result.status != "FAILED", result.error
     assert result.rows_read == len(rows)
-    assert result.rows_rejected == sum(1 for *_, bad in rows if bad)
+    rejected = [
+        bad or bool(too_long("users", r)) for r, (*_, bad) in zip(records, rows, strict=True)
+    ]
+    assert result.rows_rejected == sum(rejected)
     loaded = {r[0]: r for r in raw}
-    for record, (*_, bad) in zip(records, rows, strict=True):
+    for record, bad in zip(records, rejected, strict=True):
         if bad:
             assert record["user_id"] not in loaded
             continue
@@ -166,26 +178,29 @@ def test_hostile_text_in_csv_round_trips_exactly(
 @settings(max_examples=budget(60, 3000))
 def test_rows_of_the_wrong_width_are_rejected_alone_among_hostile_text(rows, newline, quote_all):
     """A row with fields added or dropped is rejected as ``wrong_field_count`` (its raw text as
-    the record); every other row loads exactly, quoted commas and newlines included."""
+    the record), whatever its values; every other row loads exactly, quoted commas and newlines
+    included, unless a value is longer than its column allows (``too_long``)."""
     lines, expected = [csv_line(USER_COLUMNS, quote_all)], {}
+    width = len(USER_COLUMNS)
     for i, (full_name, region, extra) in enumerate(rows):
         record = valid_row("users", i, user_id=f"U{i}", full_name=full_name, region=region)
         fields = [record[c] for c in USER_COLUMNS]
         fields = fields[:extra] if extra < 0 else fields + ["x"] * extra
         lines.append(csv_line(fields, quote_all))
         if extra:
-            expected[i + 1] = (len(fields), lines[-1])
+            expected[i + 1] = f"row has {len(fields)} fields, the header has {width}"
+        elif too_long("users", record):
+            expected[i + 1] = too_long("users", record)
     data = (newline.join(lines) + newline).encode("utf-8")
     result, raw = ingest_bytes(data, "users_1.csv")
     assert result.status != "FAILED", result.error
     assert (result.rows_read, result.rows_rejected) == (len(rows), len(expected))
     assert sorted(r[-2] for r in raw) == [n for n in range(1, len(rows) + 1) if n not in expected]
-    width = len(USER_COLUMNS)
     assert (
         result.first_reasons
-        == tuple(
-            f"row {n}: row has {k} fields, the header has {width}" for n, (k, _) in expected.items()
-        )[: len(result.first_reasons)]
+        == tuple(f"row {n}: {reason}" for n, reason in expected.items())[
+            : len(result.first_reasons)
+        ]
     )
     for got in raw:
         i = got[-2] - 1
@@ -256,13 +271,20 @@ def test_parquet_column_that_cannot_be_text_fails_the_file_not_the_run(frame):
     assert result.status == "FAILED" and "cannot be read as text" in result.error, result
 
 
-def test_huge_field_in_a_last_row_without_final_newline_loads():
-    """Regression: Python's csv field limit made the truncation check fail a valid file."""
-    record = valid_row("users", 1, user_id="U1", full_name=HUGE)
+@pytest.mark.parametrize("column", ["note", "full_name"])
+def test_huge_field_in_a_last_row_without_final_newline_loads(column):
+    """Regression: Python's csv field limit made the truncation check fail a valid file.
+
+    In a column outside the contract (``note``) the row loads; in ``full_name`` it is read,
+    and rejected as too long, not failed as a cut-off file."""
+    record = valid_row("users", 1, user_id="U1", note="")
+    record[column] = HUGE
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(
-        [USER_COLUMNS, [record[c] for c in USER_COLUMNS]]
-    )
+    csv.writer(out, lineterminator="\n").writerows([list(record), list(record.values())])
     result, raw = ingest_bytes(out.getvalue().rstrip("\n").encode(), "users_1.csv")
-    assert result.status == "LOADED", result.error
-    assert raw[0][USER_COLUMNS.index("full_name")] == HUGE
+    if column == "note":
+        assert (result.status, result.extra_columns) == ("LOADED", ("note",)), result.error
+        assert raw[0][USER_COLUMNS.index("full_name")] == record["full_name"]
+    else:
+        assert (result.status, result.rows_read, raw) == ("LOADED_WITH_REJECTS", 1, []), result
+        assert result.first_reasons == (f"row 1: {too_long('users', record)}",)

@@ -10,9 +10,10 @@ Per file, in lexical order of its path relative to the landing folder:
    before the commit leaves no trace of the file, so a rerun converges to one clean run.
 
 Whole-file faults (unreadable, empty, truncated, bare-CR line endings, unknown format, missing
-contract columns) are committed as a ``FAILED`` delivery with an ``error`` and no rows; the next
-file still loads. A CSV row with more or fewer fields than the header is not one: it is rejected
-on its own (``wrong_field_count``) and the file's other rows load.
+contract columns, a header naming a column twice) are committed as a ``FAILED`` delivery with an
+``error`` and no rows; the next file still loads. A CSV row with more or fewer fields than the
+header is not one: it is rejected on its own (``wrong_field_count``) and the file's other rows
+load. So is a value longer than its column's limit (``too_long``).
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def _prepare(delivery: Delivery, sha: str) -> _Prepared:
     validated: Validated | None = None
     error: str | None = None
     try:
-        data = delivery.path.read_bytes()
-        text = read_text(data, delivery.file_format)
+        # the bytes are dropped once read: a big file is not held twice while it is validated
+        text = read_text(delivery.path.read_bytes(), delivery.file_format)
         validated = validate(delivery.entity, text.frame, text.ragged)
     except FileFault as exc:
         error = str(exc)

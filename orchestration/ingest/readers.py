@@ -13,11 +13,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
@@ -104,6 +106,11 @@ def _read_csv(data: bytes) -> TextFile:
     _raise_if_not_utf8(data[: data.find(b"\n") + 1 or len(data)])
     _check_not_bare_cr(data)
     _check_not_truncated(data)
+    _check_header_names_unique(data)
+    return _read_csv_records(data)
+
+
+def _read_csv_records(data: bytes) -> TextFile:
     try:
         frame = _polars_csv(data, ragged=False)
     except FileFault as fault:
@@ -183,6 +190,45 @@ def _ragged_records(data: bytes, frame: pl.DataFrame) -> pl.DataFrame | None:
     )
 
 
+def _check_header_names_unique(data: bytes) -> None:
+    """A header naming a column twice: which of the two values is the column's cannot be told.
+
+    polars would keep the first and rename the second (``quantity_duplicated_0``, an extra
+    column), silently dropping one value of every row; the file is refused instead.
+    """
+    end = _first_record_end(data)
+    try:
+        header = pl.read_csv(
+            io.BytesIO(data[:end]), has_header=False, infer_schema=False, encoding="utf8"
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return  # an unreadable header: the full read fails the file with polars' reason
+    if header.height:
+        _raise_if_duplicated(["" if v is None else v for v in header.row(0)], "header")
+
+
+def _raise_if_duplicated(names: list[str], where: str) -> None:
+    """Raise ``FileFault`` naming every column ``names`` holds more than once."""
+    counts = Counter(names)
+    repeated = [f"'{n}' ({k} times)" for n, k in counts.items() if k > 1]
+    if repeated:
+        raise FileFault(
+            f"{where} names a column more than once: {', '.join(repeated)}; "
+            "each column must be named once"
+        )
+
+
+def _first_record_end(data: bytes) -> int:
+    """Offset just past the first CSV record (the header): its first newline outside quotes."""
+    start, pos, quotes = 0, data.find(b"\n"), 0
+    while pos != -1:
+        quotes += data.count(b'"', start, pos)  # an escaped quote "" counts twice
+        if quotes % 2 == 0:
+            return pos + 1
+        start, pos = pos, data.find(b"\n", pos + 1)
+    return len(data)
+
+
 def _check_not_bare_cr(data: bytes) -> None:
     """Old Mac line endings (a bare CR, no LF): polars would read one long header row."""
     if b"\n" not in data and b"\r" in data.rstrip(b"\r"):
@@ -241,6 +287,9 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
     try:
         df = pl.read_parquet(io.BytesIO(data))
     except Exception as exc:  # polars/arrow raise several types for a corrupt file
+        if isinstance(exc, pl.exceptions.DuplicateError):
+            # Parquet allows a schema naming a column twice; polars refuses it: name them all
+            _raise_if_duplicated(_parquet_names(data), "schema")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileFault(f"unreadable Parquet: {first}") from None
     try:
@@ -256,6 +305,13 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
                     f"unreadable Parquet: column '{name}' of type {dtype} cannot be read as text"
                 ) from None
         raise
+
+
+def _parquet_names(data: bytes) -> list[str]:
+    try:
+        return pq.read_schema(io.BytesIO(data)).names
+    except Exception:  # unreadable after all: the caller reports polars' error
+        return []
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:

@@ -17,7 +17,9 @@ Per column, at most one check can fail for a given value:
   columns, ``missing_value`` for other required columns) and passes every other check;
 - a non-empty value that does not parse fails only its type check (``bad_timestamp``,
   ``bad_boolean``, ``wrong_type``, ``bad_enum``);
-- a value that parses but is below zero fails only ``negative_quantity``/``negative_amount``.
+- a value that parses but is below zero fails only ``negative_quantity``/``negative_amount``;
+- a non-empty id or text value longer than its column's ``max_length`` (characters) fails only
+  ``too_long`` (id and text columns have no type check).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ REASON_TEXT = {
     "wrong_type": "{column} '{value}' is not {kind}",
     "negative_quantity": "{column} '{value}' is negative",
     "negative_amount": "{column} '{value}' is negative",
+    # {value} is the value's length here, never the value: it may be megabytes long
+    "too_long": "{column} is longer than {max_length} characters ({value})",
     # a whole row, not a column: more or fewer fields than the header (readers/validate fill it)
     "wrong_field_count": "row has {fields} fields, the header has {header_fields}",
 }
@@ -164,6 +168,20 @@ def _is_present(column: Column, data: PolarsData) -> pl.Expr:
     return ~is_empty(pl.col(data.key))
 
 
+def _is_not_too_long(column: Column, data: PolarsData) -> pl.Expr:
+    limit = column.max_length
+
+    def within(s: pl.Series) -> pl.Series:
+        # a value has at least as many bytes as characters: counting characters (a scan of
+        # every value) is needed only when some value has more bytes than the limit
+        ok = s.str.len_bytes() <= limit
+        if ok.all():  # nulls (empty values) are ignored here and pass below
+            return ok.fill_null(True)
+        return (s.str.len_chars() <= limit).fill_null(True)
+
+    return pl.col(data.key).map_batches(within, return_dtype=pl.Boolean)
+
+
 def reason_codes(entity: Entity, column: Column) -> list[str]:
     """The reason codes a column's checks can report, in check order."""
     codes = []
@@ -175,6 +193,8 @@ def reason_codes(entity: Entity, column: Column) -> list[str]:
         codes.append(TYPE_REASON[column.type])
     if column.non_negative:
         codes.append("negative_quantity" if column.type == "integer" else "negative_amount")
+    if column.max_length is not None:
+        codes.append("too_long")
     return codes
 
 
@@ -182,7 +202,11 @@ def reason_template(entity: Entity, column: Column, code: str) -> str:
     """Plain-language text for ``code`` on ``column`` with a ``{value}`` placeholder."""
     allowed = ", ".join(column.enum) if column.enum else ""
     return REASON_TEXT[code].format(
-        column=column.name, value="{value}", allowed=allowed, kind=_KIND.get(column.type, "")
+        column=column.name,
+        value="{value}",
+        allowed=allowed,
+        kind=_KIND.get(column.type, ""),
+        max_length=column.max_length,
     )
 
 
@@ -201,6 +225,8 @@ def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
             checks.append(_check(code, column, _is_present))
         elif code in ("negative_quantity", "negative_amount"):
             checks.append(_check(code, column, _is_non_negative))
+        elif code == "too_long":
+            checks.append(_check(code, column, _is_not_too_long))
         else:
             checks.append(_check(code, column, _is_valid_type))
     return checks

@@ -4,6 +4,12 @@ Validation is lazy (``lazy=True``): pandera runs every check on every row and re
 failure cases at once. Each failure case names its column, its check (whose name is the reason
 code) and its row index, so the per-row reasons are a group-by over the failure cases: no
 Python loop over rows.
+
+Every rejected row is kept, but not every hostile cell whole: a value longer than
+``STORED_VALUE_MAX_CHARS`` (a 20 MB name) is stored in ``record``, and quoted in ``reasons``,
+as its first ``STORED_VALUE_MAX_CHARS`` characters and the marker ``…[truncated, N chars]``.
+Pandera is shown such a value already cut the same way (``_bounded``): it copies failing values
+into its error messages, several times over, and the cut changes no check's verdict.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ from orchestration.ingest.schemas import (
 )
 
 ROW = "_row_number"
+
+# The longest value kept whole in a reject, and shown whole to pandera: the contract's longest
+# max_length (products.description, 1,000). A longer value fails its checks whatever follows its
+# first 1,000 characters (too long for any column, in no enumeration, and typed values are parsed
+# from the full text first). The raw text of a wrong_field_count row keeps as much per field.
+STORED_VALUE_MAX_CHARS = max(
+    c.max_length for e in ENTITIES.values() for c in e.columns if c.max_length is not None
+)
 
 
 class MissingColumns(Exception):
@@ -54,18 +68,62 @@ def _templates(entity: Entity) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["column", "check", "pos", "before", "after"], orient="row")
 
 
-def failure_reasons(entity: Entity, failure_cases: pl.DataFrame) -> pl.DataFrame:
+def stored_value(value: pl.Expr, limit: int | pl.Expr = STORED_VALUE_MAX_CHARS) -> pl.Expr:
+    """``value`` (text) as a reject stores it: whole up to ``limit`` characters, else its first
+    ``limit`` characters and ``…[truncated, N chars]`` (N its full length)."""
+    n = value.str.len_chars()
+    marker = pl.concat_str([pl.lit("…[truncated, "), n.cast(pl.String), pl.lit(" chars]")])
+    return pl.when(n > limit).then(value.str.slice(0, limit) + marker).otherwise(value)
+
+
+_CUTS_SCHEMA = {"index": pl.Int64, "column": pl.String, "chars": pl.Int64}
+
+
+def _bounded(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``text`` with every value longer than ``STORED_VALUE_MAX_CHARS`` cut as ``stored_value``
+    cuts it, and the full length of each value cut (``index``, ``column``, ``chars``). Only a
+    column holding a value of more bytes than that is touched: finding one is a byte count per
+    value, no scan of the text."""
+    widest = text.select(pl.all().str.len_bytes().max()).row(0)
+    wide = [
+        c for c, n in zip(text.columns, widest, strict=True) if (n or 0) > STORED_VALUE_MAX_CHARS
+    ]
+    if not wide:
+        return text, pl.DataFrame(schema=_CUTS_SCHEMA)
+    cuts = (
+        text.select(pl.col(wide).str.len_chars())
+        .with_row_index("index")
+        .unpivot(index="index", variable_name="column", value_name="chars")
+        .filter(pl.col("chars") > STORED_VALUE_MAX_CHARS)
+        .select(pl.col("index").cast(pl.Int64), pl.col("column"), pl.col("chars").cast(pl.Int64))
+    )
+    return text.with_columns(stored_value(pl.col(c)).alias(c) for c in wide), cuts
+
+
+def failure_reasons(
+    entity: Entity, failure_cases: pl.DataFrame, cuts: pl.DataFrame
+) -> pl.DataFrame:
     """Per failing row: ``index`` (0-based), sorted ``reason_codes`` and plain ``reasons``.
 
     ``failure_cases`` is pandera's ``SchemaErrors.failure_cases`` (columns ``column``,
-    ``check``, ``failure_case``, ``index`` ...). One reason per failing column and row.
+    ``check``, ``failure_case``, ``index`` ...). One reason per failing column and row. A
+    ``too_long`` reason gives the value's length, never the value: the full length from
+    ``cuts`` (``_bounded``) where the value was cut before validation.
     """
-    cases = failure_cases.select(
-        pl.col("index").cast(pl.Int64),
-        pl.col("column").cast(pl.String),
-        pl.col("check").cast(pl.String),
-        pl.col("failure_case").cast(pl.String).alias("value"),
-    ).join(_templates(entity), on=["column", "check"], how="left")
+    length = pl.coalesce(pl.col("chars"), pl.col("value").str.len_chars()).cast(pl.String)
+    cases = (
+        failure_cases.select(
+            pl.col("index").cast(pl.Int64),
+            pl.col("column").cast(pl.String),
+            pl.col("check").cast(pl.String),
+            pl.col("failure_case").cast(pl.String).alias("value"),
+        )
+        .join(cuts, on=["index", "column"], how="left")
+        .with_columns(
+            pl.when(pl.col("check") == "too_long").then(length).otherwise("value").alias("value")
+        )
+        .join(_templates(entity), on=["column", "check"], how="left")
+    )
     unknown = cases.filter(pl.col("before").is_null() | pl.col("index").is_null())
     if unknown.height:  # not a row-level failure of one of our checks: a bug, not bad data
         raise RuntimeError(f"unmapped pandera failure cases: {unknown.head(5).to_dicts()}")
@@ -95,12 +153,16 @@ def validate(entity_name: str, text: pl.DataFrame, ragged: pl.DataFrame | None =
         raise MissingColumns(missing)
     extra = [c for c in text.columns if c not in entity.column_names]
 
+    # typed values are parsed from the full text; pandera and the rejects see it cut
     prepared = with_typed_columns(entity, text.select(entity.column_names))
+    bounded, cuts = _bounded(text)
+    shown = prepared.with_columns(bounded.select(entity.column_names))
     try:
-        text_schema(entity_name).validate(prepared, lazy=True)
+        text_schema(entity_name).validate(shown, lazy=True)
         bad = None
     except pa_errors.SchemaErrors as exc:
-        bad = failure_reasons(entity, exc.failure_cases)
+        bad = failure_reasons(entity, exc.failure_cases, cuts)
+    del shown
 
     numbered = prepared.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     if bad is None or bad.height == 0:
@@ -111,7 +173,7 @@ def validate(entity_name: str, text: pl.DataFrame, ragged: pl.DataFrame | None =
         good = numbered.join(bad.select(ROW), on=ROW, how="anti").select(
             *typed_columns(entity), ROW
         )
-        original = text.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+        original = bounded.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
         rejected = original.join(bad, on=ROW, how="semi", maintain_order="left")
         rejects = (
             rejected.select(
@@ -133,7 +195,8 @@ def validate(entity_name: str, text: pl.DataFrame, ragged: pl.DataFrame | None =
 
 
 def _ragged_rejects(ragged: pl.DataFrame) -> pl.DataFrame:
-    """``wrong_field_count`` rejects: the reason names both counts, the record is the raw text."""
+    """``wrong_field_count`` rejects: the reason names both counts, the record is the raw text
+    (``stored_value``, allowing ``STORED_VALUE_MAX_CHARS`` per field of the header)."""
     before, rest = REASON_TEXT["wrong_field_count"].split("{fields}")
     middle, after = rest.split("{header_fields}")
     return ragged.select(
@@ -148,7 +211,13 @@ def _ragged_rejects(ragged: pl.DataFrame) -> pl.DataFrame:
                 pl.lit(after),
             ]
         ).alias("reasons"),
-        pl.struct(pl.col("raw").alias("_raw")).struct.json_encode().alias("record"),
+        pl.struct(
+            stored_value(pl.col("raw"), STORED_VALUE_MAX_CHARS * pl.col("header_fields")).alias(
+                "_raw"
+            )
+        )
+        .struct.json_encode()
+        .alias("record"),
     )
 
 
