@@ -87,6 +87,15 @@ def _instance():
 DBT_OP = "custodia_dbt_models"  # the op of the dbt assets (orchestration/defs/transform.py)
 
 
+def build_stages(keys: list) -> list[tuple[str, list]]:
+    """The build's stages in order, each with its asset keys: ingest (the ``raw`` tables),
+    then dbt build (everything else: the dbt seeds and models)."""
+    return [
+        ("ingest", [k for k in keys if k.path[0] == "raw"]),
+        ("dbt build", [k for k in keys if k.path[0] != "raw"]),
+    ]
+
+
 def _run_stage(name, job, keys, instance, ops_config: dict | None = None) -> StageReport:
     start = time.perf_counter()
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -212,11 +221,8 @@ def run_build(
             from orchestration.definitions import defs
 
             job = defs.resolve_implicit_global_asset_job_def()
-            keys = list(defs.resolve_all_asset_keys())
-            ingest_keys = [k for k in keys if k.path[0] == "raw"]
-            model_keys = [k for k in keys if k.path[0] != "raw"]
             instance = _instance()
-            stages = [("ingest", ingest_keys), ("dbt build", model_keys)]
+            stages = build_stages(list(defs.resolve_all_asset_keys()))
             for i, (name, stage_keys) in enumerate(stages, 1):
                 if not stage_keys:
                     continue

@@ -45,8 +45,9 @@ DUCKDB_TYPES = {
     "rate": "decimal(9,4)",
 }
 
-# The key columns of marts.fct_exceptions and of the generator's _truth/expected_exceptions.csv
-# (docs/architecture.md, "Exceptions"). The test oracle keeps its own copy on purpose.
+# The key columns of marts.fct_exceptions and of the generator's _truth/expected_exceptions.csv.
+# Which of them each anomaly code fills: key_columns of dbt_project/seeds/exception_codes.csv.
+# The test oracle keeps its own copy on purpose.
 EXCEPTION_KEY_COLUMNS = (
     "code",
     "event_id",

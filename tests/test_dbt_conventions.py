@@ -4,7 +4,9 @@ dbt-project-evaluator's rules as plain tests: prefixes match layer folders, only
 reads sources, staging models read nothing else, marts never read sources, every model and
 column is described and has a primary-key test, marts are public with an enforced contract
 and typed columns, models are lower-case CTE chains ending in ``select * from final``, the
-dashboard is an exposure, and every rule R-1..R-19 has a unit test.
+dashboard is an exposure, and every rule R-1..R-19 has a unit test. Seeds (reference data)
+sit in ``seeds/`` and schema ``seeds``, are described and keyed like models, and reach
+readers through a mart.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def test_every_model_and_column_is_described(manifest):
             assert col["description"].strip(), f"{node['name']}.{name}"
 
 
-def test_every_model_has_a_primary_key_test(manifest):
+def _primary_keyed(manifest: dict) -> set[str]:
+    """Nodes with a primary-key test (``primary_key``, or ``unique`` + ``not_null`` on one
+    column)."""
     tested = set()
     unique, not_null = set(), set()
     for node in manifest["nodes"].values():
@@ -94,9 +98,31 @@ def test_every_model_has_a_primary_key_test(manifest):
             unique.add((model, node["column_name"]))
         elif name == "not_null":
             not_null.add((model, node["column_name"]))
-    tested |= {m for m, _ in unique & not_null}
+    return tested | {m for m, _ in unique & not_null}
+
+
+def test_every_model_has_a_primary_key_test(manifest):
+    tested = _primary_keyed(manifest)
     missing = [n["name"] for n in _models(manifest) if n["unique_id"] not in tested]
     assert missing == []
+
+
+def test_seeds_are_described_keyed_reference_data_read_through_marts(manifest):
+    seeds = [n for n in manifest["nodes"].values() if n["resource_type"] == "seed"]
+    assert seeds, "the exception codes are a seed"
+    tested = _primary_keyed(manifest)
+    marts = {n["unique_id"] for n in _models(manifest) if _layer(n) == "marts"}
+    for seed in seeds:
+        assert seed["original_file_path"].startswith("seeds/"), seed["name"]
+        assert seed["schema"] == "seeds", seed["name"]
+        assert seed["description"].strip(), seed["name"]
+        header = (h.DBT_DIR / seed["original_file_path"]).read_text().splitlines()[0]
+        assert list(seed["columns"]) == header.split(","), seed["name"]
+        for name, col in seed["columns"].items():
+            assert col["description"].strip(), f"{seed['name']}.{name}"
+        assert seed["unique_id"] in tested, seed["name"]
+        readers = manifest["child_map"][seed["unique_id"]]
+        assert marts & set(readers), f"no mart publishes {seed['name']}"
 
 
 def test_marts_are_public_and_contracted_with_duckdb_types(manifest):

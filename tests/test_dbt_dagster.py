@@ -12,7 +12,9 @@ import pytest
 from orchestration.contract import ENTITY_NAMES
 from orchestration.defs import transform
 
+# every dbt asset by group (the first part of its key): models by layer folder, seeds
 MODEL_KEYS = {
+    "seeds": ["exception_codes"],
     "staging": [
         "stg_distributor_links",
         "stg_event_lines",
@@ -29,6 +31,14 @@ MODEL_KEYS = {
         "int_delivery_watermark",
         "int_event_line_states",
         "int_event_lines",
+        "int_exceptions__billing",
+        "int_exceptions__custody",
+        "int_exceptions__facility_stock",
+        "int_exceptions__item_life",
+        "int_exceptions__links",
+        "int_exceptions__references_events",
+        "int_exceptions__references_items",
+        "int_exceptions__references_sharing",
         "int_item_lifecycle",
         "int_item_line_sequence",
         "int_link_intervals",
@@ -38,6 +48,7 @@ MODEL_KEYS = {
         "int_transfer_states",
     ],
     "marts": [
+        "dim_exception_codes",
         "dim_facilities",
         "dim_products",
         "dim_users",
@@ -76,6 +87,31 @@ def test_translator_keys_and_groups_models_by_layer_folder():
     assert translator.get_asset_key(props) == dg.AssetKey(["marts", "fct_sales"])
     assert translator.get_group_name(props) == "marts"
     assert translator.settings.enable_asset_checks
+
+
+def test_translator_keys_and_groups_seeds_as_seeds():
+    translator = transform.CustodiaDbtTranslator()
+    props = {
+        "resource_type": "seed",
+        "name": "exception_codes",
+        "fqn": ["custodia", "exception_codes"],
+        "config": {},
+        "meta": {},
+    }
+    assert translator.get_asset_key(props) == dg.AssetKey(["seeds", "exception_codes"])
+    assert translator.get_group_name(props) == "seeds"
+
+
+def test_the_build_loads_seeds_with_the_models():
+    from orchestration.build import build_stages
+
+    keys = [dg.AssetKey(k) for k in (["raw", "events"], ["seeds", "codes"], ["marts", "fct"])]
+    assert build_stages(keys) == [
+        ("ingest", [keys[0]]),
+        ("dbt build", [keys[1], keys[2]]),
+    ]
+    args = transform.dbt_build_args()
+    assert args[0] == "build" and "seed" not in args and "--select" not in args
 
 
 @pytest.mark.parametrize(
@@ -151,6 +187,7 @@ def test_dbt_tests_are_asset_checks(defs):
         ("marts/fct_facility_stock", "assert_on_hand_never_negative"),
         ("marts/rpt_reconciliation_monthly", "assert_reconciliation_matches_ledger"),
         ("marts/fct_sales", "assert_sales_ledger_total_matches_lines"),
+        ("seeds/exception_codes", "assert_exception_severity_ranks_agree"),
     } <= checks
 
 
@@ -183,7 +220,7 @@ def test_materialize_dbt_assets_into_a_temp_warehouse(tmp_path, defs):
     )
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "marts/fct_exceptions" in materialized
+    assert {"marts/fct_exceptions", "seeds/exception_codes"} <= materialized
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations)
     rows = h.fetch(warehouse, "select count(*) as n from marts.fct_event_lines")

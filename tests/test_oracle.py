@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import builder
 from oracle.builder import T0, World, at
+
+from orchestration import settings as project_settings
 
 D = Decimal
 SECOND = timedelta(seconds=1)
@@ -1335,6 +1338,34 @@ def test_key_convention_checker_flags_bad_rows():
     assert oracle.key_convention_violations([tr]) == []
     assert oracle.key_convention_violations([dict(tr, facility_id="F1")])
     assert oracle.key_convention_violations([dict(good, code="NOPE")])
+
+
+# The warehouse's codes, severities and key columns live in this seed; the oracle keeps its own
+# SEVERITY and KEY_CONVENTION (it never reads the seed: independence), and these tests pin the
+# two together.
+EXCEPTION_CODES_SEED = project_settings.DBT_PROJECT_DIR / "seeds" / "exception_codes.csv"
+
+
+def _seed_rows() -> list[dict]:
+    with EXCEPTION_CODES_SEED.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_oracle_codes_and_severities_match_the_seed():
+    rows = _seed_rows()
+    seed = {r["code"]: r["severity"] for r in rows}
+    assert len(seed) == len(rows), "a code listed twice in the seed"
+    assert seed == oracle.SEVERITY
+
+
+def test_oracle_key_convention_matches_the_seed():
+    """The seed lists each set of key columns a code's rows fill (' | ' between sets); the
+    oracle, the columns they may fill: the union of those sets."""
+    seed = {
+        r["code"]: {c.strip() for s in r["key_columns"].split("|") for c in s.split(",")}
+        for r in _seed_rows()
+    }
+    assert seed == {code: set(columns) for code, columns in oracle.KEY_CONVENTION.items()}
 
 
 # --------------------------------------------------------------------------- invariants

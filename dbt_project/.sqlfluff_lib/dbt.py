@@ -43,3 +43,11 @@ def date_trunc(datepart, date):
 
 def listagg(measure, delimiter_text="','", order_by_clause=None, limit_num=None):
     return f"string_agg({measure}, {delimiter_text})"
+
+
+def replace(field, old_chars, new_chars):
+    return f"replace({field}, {old_chars}, {new_chars})"
+
+
+def position(substring_text, string_text):
+    return f"position({substring_text} in {string_text})"

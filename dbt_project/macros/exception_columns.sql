@@ -1,5 +1,5 @@
-{#- The select list of one fct_exceptions row: the key columns a code fills per the key
-    convention of docs/architecture.md, null elsewhere, in one fixed order and type. -#}
+{#- The select list of one fct_exceptions row: the key columns a code fills (key_columns of
+    the seed exception_codes), null elsewhere, in one fixed order and type. -#}
 {% macro exception_columns(code, occurred_at, detail, event_id=none, line_no=none,
         item_id=none, user_id=none, related_user_id=none, facility_id=none,
         transfer_id=none) -%}
@@ -37,4 +37,17 @@
         {%- endif -%}
     {%- endfor -%}
     {{ dbt.concat(rendered) }}
+{%- endmacro %}
+
+
+{#- Surrogate key of an exception row (select list of exception_columns): a hash of its code,
+    key columns, detail and instant. -#}
+{% macro exception_id() -%}
+    {{ dbt.hash(dbt.concat([
+        "code", "'|'", "coalesce(event_id, '')", "'|'",
+        "coalesce(cast(line_no as " ~ dbt.type_string() ~ "), '')", "'|'",
+        "coalesce(item_id, '')", "'|'", "coalesce(user_id, '')", "'|'",
+        "coalesce(related_user_id, '')", "'|'", "coalesce(facility_id, '')", "'|'",
+        "coalesce(transfer_id, '')", "'|'", "coalesce(detail, '')", "'|'",
+        "coalesce(cast(occurred_at as " ~ dbt.type_string() ~ "), '')"])) }}
 {%- endmacro %}

@@ -1,5 +1,7 @@
 {#-
-  Item-grained incremental models (tag `item_incremental`, see docs/architecture.md).
+  Item-grained incremental models (tag `item_incremental`, see docs/architecture.md): the
+  models of models/intermediate/item_incremental/, whose folder config in dbt_project.yml
+  sets the tag, the append strategy and the pre-hook `delete_touched`.
 
   The large intermediate models are derived per item (its lines, transfers and custody) and,
   for event lines, per (representative, custodian) pair. A build re-derives only what new

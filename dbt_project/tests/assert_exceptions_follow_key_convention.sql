@@ -1,4 +1,14 @@
--- docs/architecture.md, EXCEPTIONS KEY CONVENTION: each code fills only its key columns.
+{#- Each exception row fills exactly one of the sets of key columns its code lists in the seed
+    exception_codes (key_columns: columns comma-separated, one set per kind of record, ' | '
+    between sets); every other key column is null. Returns the rows that do not, and rows of a
+    code the seed does not list. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_exceptions'}}}) }}
+{%- set filled_parts = [] -%}
+{%- for column in ['event_id', 'line_no', 'item_id', 'user_id', 'related_user_id',
+        'facility_id', 'transfer_id'] -%}
+    {%- do filled_parts.append(
+        "case when " ~ column ~ " is not null then '" ~ column ~ ",' else '' end") -%}
+{%- endfor %}
 with
 
 exceptions as (
@@ -7,63 +17,46 @@ exceptions as (
 
 ),
 
+exception_codes as (
+
+    select * from {{ ref('exception_codes') }}
+
+),
+
+filled as (
+
+    -- the key columns a row fills, as 'event_id,line_no,' (each name followed by a comma)
+    select
+        exceptions.*,
+        {{ dbt.concat(filled_parts) }} as filled_columns
+    from exceptions
+
+),
+
+conventions as (
+
+    -- each code's sets as '|event_id,line_no,|item_id,transfer_id,|'
+    select
+        code,
+        {{ dbt.concat(["'|'",
+            dbt.replace(dbt.replace('key_columns', "' '", "''"), "'|'", "',|'"),
+            "',|'"]) }} as key_column_sets
+    from exception_codes
+
+),
+
 final as (
 
-    select *
-    from exceptions
+    select
+        filled.*,
+        conventions.key_column_sets
+    from filled
+    left join conventions
+        on filled.code = conventions.code
     where
-        (code in (
-            'FS_WRONG_FACILITY', 'FS_INELIGIBLE_REP', 'OUTSIDE_CUSTODY', 'DOUBLE_BILLED',
-            'UNBILLED_SALE', 'BILLED_AMOUNT_MISMATCH', 'SOLD_TWICE', 'EXPIRED_ITEM_USED',
-            'SO_NOT_IN_CUSTODY', 'FS_RETURNED'
-        )
-        and (
-            event_id is null or line_no is null or item_id is null
-            or related_user_id is not null or transfer_id is not null
-        ))
-        or (
-            code = 'INACTIVE_ITEM_USED' and transfer_id is null
-            and (
-                event_id is null or line_no is null or item_id is null
-                or related_user_id is not null
-            )
-        )
-        or (
-            code in ('INACTIVE_ITEM_USED', 'TRANSFER_NOT_FROM_CUSTODIAN') and transfer_id is not null
-            and (
-                event_id is not null or line_no is not null or user_id is not null
-                or related_user_id is not null or facility_id is not null or item_id is null
-            )
-        )
-        or (
-            code in ('MIXED_CASE', 'CUSTODIAN_ONLY_REP')
-            and (
-                event_id is null or line_no is not null or item_id is not null
-                or related_user_id is not null or transfer_id is not null
-            )
-        )
-        or (
-            code = 'FS_TRANSFERRED'
-            and (
-                transfer_id is null or item_id is null or event_id is not null
-                or line_no is not null or user_id is not null or related_user_id is not null
-            )
-        )
-        or (
-            code = 'NON_CUSTODIAL_HOLDER'
-            and (
-                item_id is null or user_id is null or event_id is not null
-                or line_no is not null or related_user_id is not null or facility_id is not null
-            )
-        )
-        or (
-            code in ('LINK_INVALID_ROLES', 'LINK_OVERLAP')
-            and (
-                user_id is null or related_user_id is null or event_id is not null
-                or line_no is not null or item_id is not null or facility_id is not null
-                or transfer_id is not null
-            )
-        )
+        conventions.code is null
+        or {{ dbt.position(dbt.concat(["'|'", 'filled.filled_columns', "'|'"]),
+            'conventions.key_column_sets') }} = 0
 
 )
 

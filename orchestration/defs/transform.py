@@ -1,10 +1,13 @@
-"""dbt models as Dagster assets (groups ``staging``, ``intermediate``, ``marts``).
+"""dbt models and seeds as Dagster assets (groups ``staging``, ``intermediate``, ``marts``,
+``seeds``).
 
 All naming policy lives in :class:`CustodiaDbtTranslator`: the dbt source ``raw`` maps onto the
 ingest assets ``["raw", <entity>]`` (so the dbt models depend on ingestion with no glue), every
-model gets the key ``[<layer>, <model>]`` and the group of its folder, and dbt data tests become
-asset checks. The manifest is prepared when the definitions load (``dbt parse``) if it is
-missing or older than the project files, so a clean clone works without a prior dbt run.
+model gets the key ``[<layer>, <model>]`` and the group of its folder, every seed (reference
+data in ``dbt_project/seeds``, schema ``seeds``) the key ``["seeds", <seed>]`` and the group
+``seeds``, and dbt data tests become asset checks. The manifest is prepared when the
+definitions load (``dbt parse``) if it is missing or older than the project files, so a clean
+clone works without a prior dbt run.
 
 The dbt CLI resource is bound here under the key ``dbt``; the warehouse file dbt builds is the
 one the ``warehouse`` resource resolves at run time (``$CUSTODIA_WAREHOUSE`` unless
@@ -32,8 +35,9 @@ from orchestration.resources import WarehouseResource
 
 RAW_SOURCE = "raw"
 LAYERS = ("staging", "intermediate", "marts")
+SEEDS = "seeds"  # the seeds' folder, schema, key prefix and group
 # the files whose change makes a parsed manifest stale
-PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros", "tests")
 
 
 class CustodiaDbtTranslator(DagsterDbtTranslator):
@@ -52,15 +56,21 @@ class CustodiaDbtTranslator(DagsterDbtTranslator):
             if dbt_resource_props["source_name"] == RAW_SOURCE:
                 return dg.AssetKey([RAW_SOURCE, dbt_resource_props["name"]])
             return super().get_asset_key(dbt_resource_props)
-        layer = layer_of(dbt_resource_props.get("fqn", ()))
-        if layer:
-            return dg.AssetKey([layer, dbt_resource_props["name"]])
+        folder = self.folder_of(dbt_resource_props)
+        if folder:
+            return dg.AssetKey([folder, dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return layer_of(dbt_resource_props.get("fqn", ())) or super().get_group_name(
-            dbt_resource_props
-        )
+        return self.folder_of(dbt_resource_props) or super().get_group_name(dbt_resource_props)
+
+    @staticmethod
+    def folder_of(dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """The folder a node's key and group come from: ``seeds`` for a seed, else the
+        model's layer folder (None elsewhere)."""
+        if dbt_resource_props["resource_type"] == "seed":
+            return SEEDS
+        return layer_of(dbt_resource_props.get("fqn", ()))
 
 
 def layer_of(fqn: Sequence[str]) -> str | None:
@@ -95,7 +105,8 @@ def dbt_build_args(full_refresh: bool = False) -> list[str]:
     --full-refresh``). dbt unit tests are left out: their inputs are fixed rows, not the
     deliveries, so they say nothing new on a production build (dbt's own advice); ``make
     test`` runs them (tests/test_dbt_build.py builds with them and checks they all ran).
-    Data tests (the asset checks) run on every build.
+    Data tests (the asset checks) run on every build; ``build`` also loads the seeds
+    (reference data such as the exception codes), so every build carries the committed CSVs.
     """
     args = ["build", "--exclude-resource-type", "unit_test"]
     return [*args, "--full-refresh"] if full_refresh else args

@@ -2,7 +2,8 @@
 
 Every scenario works on fresh items and events (and, for link faults, fresh users) so that it
 raises exactly the exception rows it lists and nothing cascades into the clean history. Keys
-follow the EXCEPTIONS KEY CONVENTION of docs/architecture.md:
+follow the key convention of docs/architecture.md (key_columns of the seed
+dbt_project/seeds/exception_codes.csv):
 ``(code, event, line_no, item, user, related_user, facility, transfer)``; a transfer is given
 as ``("x", index)`` into the explicit transfers and resolved to its id on writing.
 """

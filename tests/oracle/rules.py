@@ -162,8 +162,9 @@ KEY_COLUMNS = (
     "transfer_id",
 )
 
-# The key columns each code fills (docs/architecture.md, EXCEPTIONS KEY CONVENTION); every other
-# key column is null. UNKNOWN_REFERENCE varies with the record: its allowed set is the union.
+# The key columns each code fills; every other key column is null. UNKNOWN_REFERENCE varies with
+# the record: its allowed set is the union. The warehouse's convention is the key_columns of
+# dbt_project/seeds/exception_codes.csv (never read here); tests/test_oracle.py checks they agree.
 _LINE_KEYS = frozenset({"event_id", "line_no", "item_id", "user_id", "facility_id"})
 _EVENT_KEYS = frozenset({"event_id", "user_id", "facility_id"})
 _TRANSFER_KEYS = frozenset({"item_id", "transfer_id"})

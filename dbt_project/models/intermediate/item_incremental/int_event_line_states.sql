@@ -5,7 +5,8 @@
 
     Incremental (macros/item_incremental.sql, line_states_touched): a build re-derives the lines
     of touched items and the lines a touched user may act on or hold (links, sharing or role
-    changed); the pre-hook deletes the same lines (configured in _int_models.yml). -#}
+    changed); its pre-hooks delete the same lines (the folder's, for touched items, in
+    dbt_project.yml; its own, for touched users, in _int_item_incremental.yml). -#}
 -- depends_on: {{ ref('int_touched_entities') }}
 with
 
