@@ -154,7 +154,7 @@ def severity_colour(title: str | None = "Severity"):
         "severity:N",
         title=title,
         scale=alt.Scale(
-            domain=list(exceptions.SEVERITY_ORDER),
+            domain=exceptions.severity_order(),  # most severe first: red, orange, …
             range=["#d62728", "#ff7f0e", "#bcbd22", "#7f7f7f"],
         ),
         legend=None if title is None else alt.Legend(),

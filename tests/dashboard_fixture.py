@@ -9,6 +9,7 @@ marts, a file replaced mid-query). Run it as a script to get a file to develop a
 
 from __future__ import annotations
 
+import csv
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -153,6 +154,14 @@ SCHEMA: dict[str, dict[str, str]] = {
         "transfer_id": V,
         "occurred_at": T,
         "detail": V,
+    },
+    "marts.dim_exception_codes": {
+        "code": V,
+        "severity": V,
+        "severity_rank": B,
+        "rule": V,
+        "description": V,
+        "key_columns": V,
     },
     "marts.rpt_stock_levels": {
         "facility_id": V,
@@ -386,9 +395,21 @@ def _rows() -> dict[str, list[tuple]]:
         "marts.fct_event_lines": event_lines,
         "marts.fct_sales": sales,
         "marts.fct_exceptions": exceptions,
+        "marts.dim_exception_codes": _exception_codes(),
         "audit.ingested_files": ingested_files,
         "audit.rejected_rows": rejected_rows,
     }
+
+
+def _exception_codes() -> list[tuple]:
+    """The real seed's rows: the dashboard reads codes and severities from them."""
+    seed = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "exception_codes.csv"
+    with seed.open(newline="") as f:
+        return [
+            (r["code"], r["severity"], int(r["severity_rank"]), r["rule"], r["description"],
+             r["key_columns"])
+            for r in csv.DictReader(f)
+        ]  # fmt: skip
 
 
 def build_fixture_warehouse(path: Path) -> Path:

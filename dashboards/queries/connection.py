@@ -279,6 +279,7 @@ REQUIRED_MARTS = (
     "fct_event_lines",
     "fct_sales",
     "fct_exceptions",
+    "dim_exception_codes",
     "rpt_stock_levels",
     "rpt_reconciliation_monthly",
 )

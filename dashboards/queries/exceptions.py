@@ -1,4 +1,7 @@
-"""Exceptions: records that break the rules (fct_exceptions), by code and severity."""
+"""Exceptions: records that break the rules (fct_exceptions), by code and severity.
+
+Codes, severities and their order come from `marts.dim_exception_codes` (the dbt seed
+`exception_codes`, one home for every code), never from a list in Python."""
 
 from __future__ import annotations
 
@@ -8,26 +11,43 @@ import pandas as pd
 
 from dashboards.queries.connection import filter_values, query
 
-SEVERITY_ORDER = ("high", "medium", "low", "info")
+
+def severity_order() -> list[str]:
+    """Every severity, most severe first."""
+    frame = query(
+        "select severity from marts.dim_exception_codes "
+        "group by severity order by min(severity_rank), severity"
+    )
+    return list(frame["severity"])
 
 
 def exceptions_by_severity() -> pd.DataFrame:
     return query(
         """
-        select severity, count(*) as exceptions
-        from marts.fct_exceptions
-        group by severity
-        order by case lower(severity)
-            when 'high' then 1 when 'medium' then 2 when 'low' then 3 when 'info' then 4
-            else 5 end
+        select x.severity, count(*) as exceptions
+        from marts.fct_exceptions as x
+        left join (
+            select severity, min(severity_rank) as severity_rank
+            from marts.dim_exception_codes
+            group by severity
+        ) as s on x.severity = s.severity
+        group by x.severity
+        order by min(s.severity_rank) nulls last, x.severity
         """
     )
 
 
 def exception_codes() -> pd.DataFrame:
+    """Each code found, with its severity, rule and description, and how often it occurs."""
     return query(
-        "select code, any_value(severity) as severity, count(*) as exceptions "
-        "from marts.fct_exceptions group by code order by exceptions desc, code"
+        """
+        select x.code, any_value(x.severity) as severity, any_value(c.rule) as rule,
+               any_value(c.description) as description, count(*) as exceptions
+        from marts.fct_exceptions as x
+        left join marts.dim_exception_codes as c on x.code = c.code
+        group by x.code
+        order by exceptions desc, x.code
+        """
     )
 
 
