@@ -90,5 +90,5 @@ ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 clean:
-	rm -rf $(VENV) .dagster_home data/warehouse data/bench dbt_project/target dbt_project/logs \
+	rm -rf $(VENV) .dagster_home data/warehouse data/bench dbt_project/target dbt_project/logs dashboards/static \
 	  .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,4 +1,4 @@
-"""The export contract of DOMAIN.md section 2, as data.
+"""The export contract (docs/data_contract.md), as data.
 
 One place names every entity, its columns, their logical types, keys and enumerations. The
 generator writes files from it, ingestion validates against it and creates the raw tables from

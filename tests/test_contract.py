@@ -10,7 +10,7 @@ import pytest
 from orchestration import contract, settings
 
 DOC = (settings.PROJECT_ROOT / "docs" / "data_contract.md").read_text()
-DOMAIN_ENTITIES = (
+CONTRACT_ENTITIES = (
     "users",
     "distributor_links",
     "sharing_settings",
@@ -24,10 +24,10 @@ DOMAIN_ENTITIES = (
 
 
 def test_every_domain_entity_is_in_the_contract():
-    assert contract.ENTITY_NAMES == DOMAIN_ENTITIES
+    assert contract.ENTITY_NAMES == CONTRACT_ENTITIES
 
 
-@pytest.mark.parametrize("entity", DOMAIN_ENTITIES)
+@pytest.mark.parametrize("entity", CONTRACT_ENTITIES)
 def test_doc_lists_every_column_with_its_type(entity):
     e = contract.ENTITIES[entity]
     section = DOC.split(f"### `{entity}`", 1)[1].split("### ", 1)[0]

@@ -136,7 +136,7 @@ def test_marts_are_public_and_contracted_with_duckdb_types(manifest):
 
 
 def test_required_mart_columns(manifest):
-    """DOMAIN.md section 5 column names are contract."""
+    """The required mart columns (docs/rules.md, outputs) are contract."""
     required = {
         "fct_custody_intervals": "item_id custodian_id valid_from valid_to",
         "fct_inventory_status": "custodian_id is_active is_facility_stock facility_id "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from orchestration import settings
 from orchestration.cli import build_parser
@@ -50,3 +51,24 @@ def test_every_bench_option_in_the_readme_exists():
     assert paragraphs
     for flag in set(re.findall(r"--[a-z-]+", "\n".join(paragraphs))):
         assert flag in options, f"README names `{flag}` for the bench"
+
+
+def test_the_repository_stands_on_its_own():
+    """No code or doc points outside the repository for its specification."""
+    root = Path(__file__).resolve().parents[1]
+    outside = ("DOMAIN" + ".md", "../" + "shared")  # spelt apart so this file does not match
+    offenders = []
+    for folder in ("orchestration", "dashboards", "dbt_project", "docs", "tests", ".ci"):
+        for path in (root / folder).rglob("*"):
+            if not path.is_file() or path.suffix in {".png", ".duckdb", ".parquet", ".pyc"}:
+                continue
+            if {"target", "logs", "__pycache__"} & set(path.relative_to(root).parts):
+                continue
+            text = path.read_text(errors="ignore")
+            if any(o in text for o in outside):
+                offenders.append(str(path.relative_to(root)))
+    for name in ("README.md", "Makefile", "pyproject.toml"):
+        text = (root / name).read_text()
+        if any(o in text for o in outside):
+            offenders.append(name)
+    assert not offenders, offenders

@@ -1,5 +1,5 @@
 {#-
-  Access paths of DOMAIN.md R-5 / R-6, evaluated at each request's own instant.
+  Access paths of rules R-5 / R-6 (docs/rules.md), evaluated at each request's own instant.
 
   `requests` is a relation or CTE name with columns:
       request_id (unique), actor_id (U, the acting user), target_id (C, the custodian or,

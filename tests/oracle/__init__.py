@@ -1,4 +1,4 @@
-"""Independent test oracle for Custodia: DOMAIN.md rules R-1..R-19 in plain Python.
+"""Independent test oracle for Custodia: the business rules R-1..R-19 in plain Python.
 
     import oracle
     result = oracle.run(oracle.load_from_duckdb("custodia.duckdb"))

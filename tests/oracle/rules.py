@@ -1,7 +1,8 @@
-"""An independent, plain-Python reading of DOMAIN.md rules R-1..R-19 and anomaly codes (§4).
+"""An independent, plain-Python reading of the business rules R-1..R-19 and anomaly codes.
 
-Written only from `DOMAIN.md` and `docs/architecture.md` (no dbt SQL, no generator code), so it
-can cross-check both. Everything is an event-by-event simulation in time order:
+Written only from the business specification and `docs/architecture.md` (no dbt SQL, no
+generator code), so it can cross-check both. Everything is an event-by-event simulation in
+time order:
 
 1. de-duplicate every entity by the snapshot rule (`oracle.snapshot`);
 2. build one action list: item creations (at `created_at`), ACCEPTED transfers (at
@@ -11,7 +12,7 @@ can cross-check both. Everything is an event-by-event simulation in time order:
    lines by (`event_id`, `line_no`) -- so "custody at t" includes a transfer accepted at t;
 4. apply each action to the item's state, classifying lines and raising anomalies on the way.
 
-Interpretations (where DOMAIN.md leaves room; the lead reconciles these with dbt and the
+Interpretations (where the specification leaves room; the lead reconciles these with dbt and the
 generator):
 
 - I-1  User attributes (role, is_custodian_only, commission_rate) are not time-versioned: the
@@ -87,7 +88,7 @@ generator):
        None for NOT_SUBMITTED. expected_amount is 0 except for SALE lines.
 - I-19 fct_facility_stock_access: known, non-admin users only (an unknown seller gets no OWN
        row); REGIONAL_MANAGER sellers keep their OWN row. Custodian-only users are left out
-       whatever the path (they hold custody but never act, DOMAIN §1 and CUSTODIAN_ONLY_REP):
+       whatever the path (they hold custody but never act; CUSTODIAN_ONLY_REP):
        a custodian-only seller has no OWN row, a custodian-only rep no DISTRIBUTOR_SHARE row.
        fct_event_lines keeps R-5 literal (I-2: a custodian-only representative still has OWN).
        "On hand" = active and quantity_on_hand > 0.

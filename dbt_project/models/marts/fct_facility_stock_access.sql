@@ -1,6 +1,6 @@
 {#- Who may use each on-hand facility-stock item now (the build's reference instant), and
     by which path, judged against the seller (R-10, R-13). Admins reach everything and are
-    left out; so are custodian-only users, who hold custody but never act (DOMAIN section 1,
+    left out; so are custodian-only users, who hold custody but never act (docs/rules.md,
     CUSTODIAN_ONLY_REP): our reading, docs/rules.md "Readings that are our own". -#}
 with
 
