@@ -12,10 +12,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboards.formulas import neutralise_cell
 from dashboards.queries import connection, exceptions
-
-# Cells a spreadsheet would read as a formula (or that can smuggle one in): = + - @ tab CR.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _number(value: Any) -> float:
@@ -50,13 +48,6 @@ def units(value: Any) -> str:
 
 def month_label(value: date | pd.Timestamp | None) -> str:
     return "" if value is None else pd.Timestamp(value).strftime("%B %Y")
-
-
-def neutralise_cell(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula with a single quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def safe_csv(frame: pd.DataFrame) -> bytes:

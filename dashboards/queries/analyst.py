@@ -189,14 +189,7 @@ def run_analyst_query(
 ) -> AnalystResult:
     """Check and run an analyst's query in a confined worker; never cached (the timing is part
     of the answer). `on_wait(position)` is called while it waits for a free slot."""
-    body = check_analyst_sql(sql)
-    limits = limits or sandbox.Limits.from_env()
-    path = warehouse_path()
-    _stamp(path)  # a missing warehouse says so, as on every page
-    try:
-        preview = sandbox.run_preview(body, path, limits, on_wait=on_wait)
-    except sandbox.QueryStopped as exc:
-        raise RefusedQuery(str(exc), exc.limit) from None
+    preview = _confined(sandbox.run_preview, sql, limits, on_wait=on_wait)
     columns = preview.table.column_names
     frame = preview.table.rename_columns(_unique(columns)).to_pandas()
     return AnalystResult(
@@ -219,12 +212,17 @@ def download_analyst_query(
 ) -> sandbox.Download:
     """The full result of an analyst's query as a CSV or Parquet file the worker wrote under
     the app's static folder (served from there, never held in the dashboard's memory)."""
+    return _confined(sandbox.run_download, sql, limits, fmt, on_wait=on_wait)
+
+
+def _confined(run: Callable[..., Any], sql: str, limits: sandbox.Limits | None, *args, **kw):
+    """Check `sql`, then `run` it in the sandbox on the current warehouse under `limits` (the
+    settings in force by default); a limit that stops it becomes a RefusedQuery naming it."""
     body = check_analyst_sql(sql)
-    limits = limits or sandbox.Limits.from_env()
     path = warehouse_path()
-    _stamp(path)
+    _stamp(path)  # a missing warehouse says so, as on every page
     try:
-        return sandbox.run_download(body, path, limits, fmt, on_wait=on_wait)
+        return run(body, path, limits or sandbox.Limits.from_env(), *args, **kw)
     except sandbox.QueryStopped as exc:
         raise RefusedQuery(str(exc), exc.limit) from None
 

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dashboards.formulas import FORMULA_PATTERN, neutralise_cell
+
 DOWNLOAD_FORMATS = ("csv", "parquet")
 
 
@@ -52,7 +54,6 @@ _BOUNDED_TYPES = frozenset(
         "interval",
     }
 )
-_FORMULA_PATTERN = r"^[=+\-@\t\r]"  # cells a spreadsheet would run as a formula
 _BATCH_ROWS = 1_024
 
 
@@ -101,24 +102,25 @@ def _wrapped(body: str, names: list[str], types: list[Any], cell_chars: int | No
     return f"select {', '.join(select)}\nfrom (\n{body}\n) as q({', '.join(aliases)})"
 
 
-def _cut(batch: Any, cell_chars: int) -> tuple[Any, int]:
+def _cut(batch: Any, cell_chars: int) -> tuple[Any, Any]:
+    """`batch` with text cells longer than `cell_chars` cut (ending in …), and per row the
+    number of cells cut."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cut = 0
+    per_row = pa.array([0] * batch.num_rows, pa.int64())
     columns = []
     for column in batch.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             over = pc.fill_null(pc.greater(pc.utf8_length(column), cell_chars), False)
-            n = pc.sum(over).as_py() or 0
-            if n:
-                cut += n
+            if pc.any(over).as_py():
+                per_row = pc.add(per_row, pc.cast(over, pa.int64()))
                 short = pc.binary_join_element_wise(
                     pc.utf8_slice_codeunits(column, 0, cell_chars), "…", ""
                 )
                 column = pc.if_else(over, short, column)
         columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names), cut
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names), per_row
 
 
 def _neutralised(batch: Any) -> Any:
@@ -128,7 +130,7 @@ def _neutralised(batch: Any) -> Any:
     columns = []
     for column in batch.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            formula = pc.fill_null(pc.match_substring_regex(column, _FORMULA_PATTERN), False)
+            formula = pc.fill_null(pc.match_substring_regex(column, FORMULA_PATTERN), False)
             column = pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
@@ -157,6 +159,7 @@ def _connect(warehouse: str, limits: dict[str, Any]) -> Any:
 
 def _preview(con: Any, body: str, limits: dict[str, Any], out: str) -> dict[str, Any]:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.ipc
 
     relation = con.sql(body)
@@ -167,7 +170,7 @@ def _preview(con: Any, body: str, limits: dict[str, Any], out: str) -> dict[str,
     kept, rows, nbytes, cut_cells, stopped_by = [], 0, 0, 0, None
     schema = reader.schema
     for batch in reader:
-        batch, cut = _cut(batch, limits["cell_chars"])
+        batch, cut_per_row = _cut(batch, limits["cell_chars"])
         schema = batch.schema
         if rows + batch.num_rows > row_cap:
             batch, stopped_by = batch.slice(0, row_cap - rows), "rows"
@@ -176,7 +179,7 @@ def _preview(con: Any, body: str, limits: dict[str, Any], out: str) -> dict[str,
         kept.append(batch)
         rows += batch.num_rows
         nbytes += batch.nbytes
-        cut_cells += cut  # counted over the fetched batch: close enough at the edge
+        cut_cells += pc.sum(cut_per_row.slice(0, batch.num_rows)).as_py() or 0  # rows kept
         if stopped_by:
             break
     table = pa.Table.from_batches(kept, schema=schema)
@@ -213,7 +216,7 @@ def _download(con: Any, body: str, limits: dict[str, Any], fmt: str, out: str) -
     reader = con.sql(_wrapped(body, names, types, None)).to_arrow_reader(8 * _BATCH_ROWS)
     cap = _mb(limits["download_mb"])
     rows = 0
-    header = [("'" + n) if n[:1] in "=+-@\t\r" and n else n for n in names]
+    header = [neutralise_cell(n) for n in names]
     first = True
     writer = None
     try:
