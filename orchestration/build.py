@@ -9,10 +9,12 @@ removes its working copy and leaves the last good warehouse serving.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +75,31 @@ def _fold_wal(warehouse: Path) -> None:
             con.execute("checkpoint")
         finally:
             con.close()
+
+
+def lock_path(warehouse: Path) -> Path:
+    """The file writers of ``warehouse`` lock (never the warehouse itself: readers stay free)."""
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+@contextlib.contextmanager
+def writer_lock(warehouse: Path) -> Iterator[None]:
+    """Hold the warehouse's writer lock for a block, or refuse at once if another build or
+    close holds it. ``flock``: the operating system releases it when the holder exits or dies,
+    so a killed writer never leaves the warehouse locked."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"another custodia build or close is writing {warehouse}; nothing was changed, "
+                "try again when it has finished"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _instance():
@@ -198,9 +225,17 @@ def run_build(
     """Ingest ``data`` and build every model into ``warehouse``; publish only on success.
 
     Incremental dbt models take only the new deliveries; ``full_refresh`` rebuilds them from
-    every raw row (``custodia build --full-refresh``).
+    every raw row (``custodia build --full-refresh``). Refused (BuildError) while another build
+    or close writes the same warehouse (``writer_lock``).
     """
     data, warehouse = Path(data), Path(warehouse)
+    with writer_lock(warehouse):
+        return _run_build(data, warehouse, echo=echo, full_refresh=full_refresh)
+
+
+def _run_build(
+    data: Path, warehouse: Path, *, echo: Callable[[str], None], full_refresh: bool
+) -> BuildReport:
     if not data.is_dir():
         raise BuildError(
             f"landing folder {data} does not exist (pass --data or set {settings.LANDING_ENV})"
