@@ -46,6 +46,8 @@ class BuildReport:
     stages: list[StageReport] = field(default_factory=list)
     ingest: list[dict] = field(default_factory=list)  # per entity: files, rows, rejects
     exceptions_by_code: dict[str, int] = field(default_factory=dict)
+    # figures of closed months changed since their close (marts.rpt_restatements): count, months
+    restatements: tuple[int, int] = (0, 0)
     published: bool = False
 
     @property
@@ -184,6 +186,9 @@ def _summarise(path: Path, report: BuildReport) -> None:
                 )
                 for r in rows
             ]
+        if ("marts", "rpt_restatements") in tables:
+            sql = "select count(*), count(distinct month) from marts.rpt_restatements"
+            report.restatements = tuple(con.execute(sql).fetchall()[0])
         if ("marts", "fct_exceptions") in tables:
             report.exceptions_by_code = dict(
                 con.execute(
@@ -213,6 +218,12 @@ def _print_summary(report: BuildReport, echo: Callable[[str], None]) -> None:
         total = sum(report.exceptions_by_code.values())
         by_code = ", ".join(f"{k} {v}" for k, v in report.exceptions_by_code.items())
         echo(f"  exceptions: {total} ({by_code})")
+    figures, months = report.restatements
+    if figures:
+        echo(
+            f"  restatements: {figures} figure(s) of {months} closed month(s) changed since "
+            "their close (marts.rpt_restatements)"
+        )
 
 
 def run_build(

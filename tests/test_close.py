@@ -303,8 +303,14 @@ def test_closed_rows_survive_builds_full_refreshes_and_other_closes(restated_war
     restated = _rows(path, "select * from marts.rpt_restatements order by all")
     assert frozen and restated
 
-    assert run_build(SAMPLE_LATE, path, echo=lambda _line: None).ok
+    said: list[str] = []
+    assert run_build(SAMPLE_LATE, path, echo=said.append).ok
     assert _rows(path, everything) == frozen
+    months = len({r[0] for r in restated})
+    assert (
+        f"  restatements: {len(restated)} figure(s) of {months} closed month(s) changed"
+        in "\n".join(said)
+    )
     assert run_build(SAMPLE, path, echo=lambda _line: None, full_refresh=True).ok
     assert _rows(path, everything) == frozen
     assert _rows(path, "select * from marts.rpt_restatements order by all") == restated
