@@ -25,6 +25,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
 help:
 	@echo "make run    build the warehouse from $(DATA), then serve the dashboard on 127.0.0.1:$(PORT)"
+	@echo "           (on data/sample: close $(SAMPLE_CLOSE_MONTH), then build its late delivery $(SAMPLE_LATE))"
 	@echo "make test   lint (ruff, sqlfluff) then pytest"
 	@echo "make fuzz   long randomized reliability runs (docs/reliability.md)"
 	@echo "make lint | make bench | make ui (Dagster UI) | make clean"

@@ -125,6 +125,21 @@ def test_close_freezes_every_facility_row_of_the_month(warehouse):
     assert _files(warehouse.parent) == ["custodia.duckdb"]  # no working copy left behind
 
 
+def test_a_fresh_build_has_the_closes_table_empty(sample_warehouse):
+    """dbt reads audit.closed_months as a source: the build's ingest creates it, empty."""
+    assert _rows(sample_warehouse, "select count(*) from audit.closed_months") == [(0,)]
+    assert _rows(sample_warehouse, "select count(*) from marts.rpt_restatements") == [(0,)]
+
+
+def test_close_on_a_warehouse_from_before_closes_creates_the_table(warehouse):
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop view if exists staging.stg_closed_months")
+    con.execute("drop table audit.closed_months")
+    con.close()
+    assert _close(warehouse, "2024-07").returncode == 0
+    assert _rows(warehouse, "select count(distinct month) from audit.closed_months") == [(1,)]
+
+
 def test_close_names_the_operating_system_user_by_default(warehouse):
     proc = _close(warehouse, "2024-06")
     assert proc.returncode == 0, proc.stdout + proc.stderr
