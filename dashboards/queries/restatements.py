@@ -21,7 +21,7 @@ def closed_months(month_from: date | None = None, month_to: date | None = None) 
     return query(
         """
         with restated as (
-            select month, count(*) as restated_figures, sum(lines_moved) as line_mentions
+            select month, count(*) as restated_figures
             from marts.rpt_restatements
             group by month
         )
