@@ -371,7 +371,7 @@ def test_finance_page_lists_closes_and_restatements(restated_warehouse, monkeypa
     ] == [(m, f, fig, Decimal(str(d)), lines) for m, f, fig, d, lines in restated]
     billed = sum((d for _, _, fig, d, _ in restated if fig == "billed_revenue"), Decimal(0))
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Billed revenue restated by"] == ui.money(billed)
+    assert labels["Billed revenue change"] == ui.money(billed)
     assert labels["Restated figures"] == ui.units(len(restated))
 
 

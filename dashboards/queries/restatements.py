@@ -43,11 +43,14 @@ def closed_months(month_from: date | None = None, month_to: date | None = None) 
 def restatements(
     facilities: Sequence[str] = (), month_from: date | None = None, month_to: date | None = None
 ) -> pd.DataFrame:
-    """The restated figures of closed months, with the lines and deliveries that moved them."""
+    """The restated figures of closed months, with the lines and deliveries that moved them.
+
+    The values are named so the page's table shows them as plain numbers, not dollars: one
+    figure, non_sale_units, counts units."""
     return query(
         """
         select r.month, r.facility_id, f.facility_name, r.figure,
-               r.closed_value, r.current_value, r.difference,
+               r.closed_value as at_close, r.current_value as now, r.difference,
                r.lines_moved, r.moved_by_lines, r.late_deliveries,
                r.closed_by, r.closed_at, r.delivery_watermark
         from marts.rpt_restatements as r

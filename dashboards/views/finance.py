@@ -102,8 +102,8 @@ def restatements_section(facilities, month_from, month_to) -> None:
     expected = changed.loc[changed["figure"] == "expected_revenue", "difference"].sum()
     c1, c2, c3, _ = st.columns([1, 1, 1, 2])
     c1.metric("Restated figures", ui.units(len(changed)), border=True)
-    c2.metric("Billed revenue restated by", ui.money(billed), border=True)
-    c3.metric("Expected revenue restated by", ui.money(expected), border=True)
+    c2.metric("Billed revenue change", ui.money(billed), border=True)
+    c3.metric("Expected revenue change", ui.money(expected), border=True)
     ui.table(changed, key="fin_restatements_table")
     ui.download_csv(changed, "restatements.csv", key="fin_restatements_csv")
 
