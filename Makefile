@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 DATA ?= data/sample
 WAREHOUSE ?= data/warehouse/custodia.duckdb
 PORT ?= 8501
+# The bundled sample's month-end close: `make run` on data/sample closes this month, then
+# ingests the late delivery that corrects one of its lines (docs/rules.md, "Month-end close").
+SAMPLE_CLOSE_MONTH := 2024-07
+SAMPLE_LATE := data/sample_late
 
 export CUSTODIA_WAREHOUSE ?= $(abspath $(WAREHOUSE))
 export CUSTODIA_LANDING ?= $(abspath $(DATA))
@@ -17,10 +21,11 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: help run build dashboard test lint format bench ui clean browser fuzz
+.PHONY: help run build sample-close dashboard test lint format bench ui clean browser fuzz
 
 help:
 	@echo "make run    build the warehouse from $(DATA), then serve the dashboard on 127.0.0.1:$(PORT)"
+	@echo "           (on data/sample: close $(SAMPLE_CLOSE_MONTH), then build its late delivery $(SAMPLE_LATE))"
 	@echo "make test   lint (ruff, sqlfluff) then pytest"
 	@echo "make fuzz   long randomized reliability runs (docs/reliability.md)"
 	@echo "make lint | make bench | make ui (Dagster UI) | make clean"
@@ -54,10 +59,22 @@ browser:
 	fi
 
 # --- the two commands -------------------------------------------------------------------
-run: build dashboard
+run: build sample-close dashboard
 
 build: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/custodia build --data $(CUSTODIA_LANDING) --warehouse $(CUSTODIA_WAREHOUSE)
+
+# Only on the bundled sample: close SAMPLE_CLOSE_MONTH (a month closed by an earlier run is
+# reported by custodia, exit 3, and skipped), then build the late delivery, so the finance page
+# shows a real restatement. Other landing folders are left alone.
+sample-close: build
+ifeq ($(CUSTODIA_LANDING),$(abspath data/sample))
+	@rc=0; $(BIN)/custodia close --month $(SAMPLE_CLOSE_MONTH) --warehouse $(CUSTODIA_WAREHOUSE) \
+	  || rc=$$?; \
+	if [ $$rc -eq 3 ]; then echo "make: $(SAMPLE_CLOSE_MONTH) was closed by an earlier run; skipped"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(BIN)/custodia build --data $(SAMPLE_LATE) --warehouse $(CUSTODIA_WAREHOUSE)
+endif
 
 dashboard: $(VENV)/.installed
 	$(BIN)/custodia dashboard --warehouse $(CUSTODIA_WAREHOUSE) --port $(PORT)

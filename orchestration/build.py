@@ -9,10 +9,12 @@ removes its working copy and leaves the last good warehouse serving.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,8 @@ class BuildReport:
     stages: list[StageReport] = field(default_factory=list)
     ingest: list[dict] = field(default_factory=list)  # per entity: files, rows, rejects
     exceptions_by_code: dict[str, int] = field(default_factory=dict)
+    # figures of closed months changed since their close (marts.rpt_restatements): count, months
+    restatements: tuple[int, int] = (0, 0)
     published: bool = False
 
     @property
@@ -73,6 +77,31 @@ def _fold_wal(warehouse: Path) -> None:
             con.execute("checkpoint")
         finally:
             con.close()
+
+
+def lock_path(warehouse: Path) -> Path:
+    """The file writers of ``warehouse`` lock (never the warehouse itself: readers stay free)."""
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+@contextlib.contextmanager
+def writer_lock(warehouse: Path) -> Iterator[None]:
+    """Hold the warehouse's writer lock for a block, or refuse at once if another build or
+    close holds it. ``flock``: the operating system releases it when the holder exits or dies,
+    so a killed writer never leaves the warehouse locked."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(warehouse), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"another custodia build or close is writing {warehouse}; nothing was changed, "
+                "try again when it has finished"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _instance():
@@ -157,6 +186,9 @@ def _summarise(path: Path, report: BuildReport) -> None:
                 )
                 for r in rows
             ]
+        if ("marts", "rpt_restatements") in tables:
+            sql = "select count(*), count(distinct month) from marts.rpt_restatements"
+            report.restatements = tuple(con.execute(sql).fetchall()[0])
         if ("marts", "fct_exceptions") in tables:
             report.exceptions_by_code = dict(
                 con.execute(
@@ -186,6 +218,12 @@ def _print_summary(report: BuildReport, echo: Callable[[str], None]) -> None:
         total = sum(report.exceptions_by_code.values())
         by_code = ", ".join(f"{k} {v}" for k, v in report.exceptions_by_code.items())
         echo(f"  exceptions: {total} ({by_code})")
+    figures, months = report.restatements
+    if figures:
+        echo(
+            f"  restatements: {figures} figure(s) of {months} closed month(s) changed since "
+            "their close (marts.rpt_restatements)"
+        )
 
 
 def run_build(
@@ -198,9 +236,17 @@ def run_build(
     """Ingest ``data`` and build every model into ``warehouse``; publish only on success.
 
     Incremental dbt models take only the new deliveries; ``full_refresh`` rebuilds them from
-    every raw row (``custodia build --full-refresh``).
+    every raw row (``custodia build --full-refresh``). Refused (BuildError) while another build
+    or close writes the same warehouse (``writer_lock``).
     """
     data, warehouse = Path(data), Path(warehouse)
+    with writer_lock(warehouse):
+        return _run_build(data, warehouse, echo=echo, full_refresh=full_refresh)
+
+
+def _run_build(
+    data: Path, warehouse: Path, *, echo: Callable[[str], None], full_refresh: bool
+) -> BuildReport:
     if not data.is_dir():
         raise BuildError(
             f"landing folder {data} does not exist (pass --data or set {settings.LANDING_ENV})"
@@ -222,7 +268,10 @@ def run_build(
 
             job = defs.resolve_implicit_global_asset_job_def()
             instance = _instance()
-            stages = build_stages(list(defs.resolve_all_asset_keys()))
+            # what the build can materialize: not the external audit/closed_months (a dbt
+            # source written only by `custodia close`)
+            built = defs.resolve_asset_graph().materializable_asset_keys
+            stages = build_stages([k for k in defs.resolve_all_asset_keys() if k in built])
             for i, (name, stage_keys) in enumerate(stages, 1):
                 if not stage_keys:
                     continue

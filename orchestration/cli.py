@@ -1,4 +1,5 @@
-"""The ``custodia`` command: generate exports, build the warehouse, serve the dashboard."""
+"""The ``custodia`` command: generate exports, build the warehouse, close a month, serve the
+dashboard."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     )
     report = run_build(data, warehouse, echo=print, full_refresh=args.full_refresh)
     return 0 if report.ok else 1
+
+
+def _cmd_close(args: argparse.Namespace) -> int:
+    from orchestration.close import run_close
+
+    warehouse = (
+        Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
+    )
+    run_close(warehouse, args.month, closed_by=args.by, echo=print)
+    return 0
 
 
 def streamlit_command(warehouse: Path, host: str, port: int) -> tuple[list[str], dict[str, str]]:
@@ -114,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.set_defaults(func=_cmd_build)
 
+    c = sub.add_parser(
+        "close",
+        help="month-end close: freeze a month's reconciliation into audit.closed_months",
+        description=(
+            "Freeze the month's rows of marts.rpt_reconciliation_monthly (every facility, every "
+            "figure) into the append-only audit.closed_months; later builds report what changed "
+            "in marts.rpt_restatements. Exit 0 when closed, 3 when the month is already closed, "
+            "2 when refused for another reason (nothing is changed then)."
+        ),
+    )
+    c.add_argument("--month", required=True, help="the month to close, YYYY-MM")
+    c.add_argument(
+        "--warehouse",
+        help=f"DuckDB file (default ${settings.WAREHOUSE_ENV} or data/warehouse/custodia.duckdb)",
+    )
+    c.add_argument("--by", help="who closes (default: the operating-system user)")
+    c.set_defaults(func=_cmd_close)
+
     d = sub.add_parser("dashboard", help="serve the Streamlit dashboard on 127.0.0.1")
     d.add_argument("--warehouse")
     d.add_argument("--host", default="127.0.0.1")
@@ -131,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except BuildError as exc:
         print(f"custodia {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
 
 
 if __name__ == "__main__":

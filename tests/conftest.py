@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
 os.environ.pop("DAGSTER_HOME", None)
 
 SAMPLE = settings.PROJECT_ROOT / "data" / "sample"
+# the sample's late delivery and the month `make run` closes before it (Makefile)
+SAMPLE_LATE = settings.PROJECT_ROOT / "data" / "sample_late"
+SAMPLE_CLOSE_MONTH = "2024-07"
 
 # Hypothesis profiles: `bounded` (the default, `make test`) and `fuzz` (`make fuzz`, many more
 # examples). Tests whose examples are expensive (a real build each) size themselves with
@@ -47,5 +52,26 @@ def sample_warehouse(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("sample_warehouse") / "custodia.duckdb"
     report = run_build(SAMPLE, path, echo=lambda _line: None)
+    assert report.ok, [f for s in report.stages for f in s.failures]
+    return path
+
+
+@pytest.fixture(scope="session")
+def restated_warehouse(sample_warehouse, tmp_path_factory) -> Path:
+    """The sample as `make run` leaves it: built, SAMPLE_CLOSE_MONTH closed by the real
+    `custodia close`, then the late delivery (data/sample_late) built on top."""
+    import shutil
+
+    from orchestration.build import run_build
+
+    path = tmp_path_factory.mktemp("restated_warehouse") / "custodia.duckdb"
+    shutil.copy2(sample_warehouse, path)
+    closed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "close", "--month", SAMPLE_CLOSE_MONTH,
+         "--warehouse", str(path), "--by", "finance-test"],
+        capture_output=True, text=True, cwd=settings.PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    report = run_build(SAMPLE_LATE, path, echo=lambda _line: None)
     assert report.ok, [f for s in report.stages for f in s.failures]
     return path

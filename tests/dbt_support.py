@@ -21,6 +21,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.contract import ENTITIES, LINEAGE_COLUMNS
+from orchestration.ingest.audit import CLOSED_MONTHS_DDL
 
 DBT_DIR = settings.DBT_PROJECT_DIR
 DBT = Path(sys.executable).parent / "dbt"
@@ -30,6 +31,9 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for entity in ENTITIES.values():
         con.execute(entity.raw_ddl())
+    # dbt reads audit.closed_months as a source; on a real warehouse ingestion creates it empty
+    con.execute("create schema if not exists audit")
+    con.execute(CLOSED_MONTHS_DDL)
 
 
 def load_rows(warehouse: Path, data: dict[str, list[dict]]) -> None:

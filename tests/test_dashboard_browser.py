@@ -219,6 +219,31 @@ def test_missing_warehouse_message_in_browser(browser, tmp_path):
         context.close()
 
 
+def test_finance_shows_a_restatement_in_browser(browser, tmp_path, restated_warehouse):
+    """The sample as `make run` leaves it: a closed month restated by a late delivery."""
+    con = duckdb.connect(str(restated_warehouse), read_only=True)
+    try:
+        billed = con.execute(
+            "select sum(difference) from marts.rpt_restatements where figure = 'billed_revenue'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert billed, "the restated sample has a billed-revenue restatement"
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        with running_app(restated_warehouse, tmp_path / "streamlit.log") as (url, _):
+            tab = context.new_page()
+            _open(tab, url, "finance")
+            section = tab.get_by_text("Restatements of closed months")
+            section.scroll_into_view_if_needed()
+            assert section.count() == 1
+            shown = tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            assert ui.money(billed) in shown
+            assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
 def _run_sql(tab, sql: str) -> None:
     box = tab.get_by_label("Query")
     box.fill(sql)

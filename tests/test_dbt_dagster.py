@@ -16,6 +16,7 @@ from orchestration.defs import transform
 MODEL_KEYS = {
     "seeds": ["exception_codes"],
     "staging": [
+        "stg_closed_months",
         "stg_distributor_links",
         "stg_event_lines",
         "stg_events",
@@ -61,6 +62,7 @@ MODEL_KEYS = {
         "fct_non_sale_usage",
         "fct_sales",
         "rpt_reconciliation_monthly",
+        "rpt_restatements",
         "rpt_stock_levels",
     ],
 }
@@ -155,7 +157,10 @@ def test_asset_graph_is_pinned(defs):
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     expected = {f"raw/{e}" for e in ENTITY_NAMES}
     expected |= {f"{layer}/{m}" for layer, models in MODEL_KEYS.items() for m in models}
+    expected |= {"audit/closed_months"}  # external: written by `custodia close`, read by dbt
     assert keys == expected
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.external_asset_keys} == {"audit/closed_months"}
 
 
 def test_groups_and_lineage(defs):

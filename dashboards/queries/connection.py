@@ -1,9 +1,9 @@
 """Connections to the warehouse, query caching, and the warehouse checks every page starts with.
 
-The dashboard reads the published marts (schema ``marts``) and, for the data-quality page and
-the build summary, the ingestion audit (schema ``audit``). Nothing else: no raw, staging or
-intermediate tables. The SQL of each page lives in the module named after it; every module of
-``dashboards.queries`` runs it through `query` here.
+The dashboard reads the published marts (schema ``marts``) and, for the data-quality page, the
+build summary and the finance page's closed months, the audit records (schema ``audit``).
+Nothing else: no raw, staging or intermediate tables. The SQL of each page lives in the module
+named after it; every module of ``dashboards.queries`` runs it through `query` here.
 
 Reading while a build runs: each query opens its own short-lived, read-only connection to the
 file named by ``$CUSTODIA_WAREHOUSE`` (read when the query runs). The build publishes a new
@@ -282,6 +282,7 @@ REQUIRED_MARTS = (
     "dim_exception_codes",
     "rpt_stock_levels",
     "rpt_reconciliation_monthly",
+    "rpt_restatements",
 )
 
 

@@ -17,6 +17,7 @@ from dashboards.queries import (
     non_sale_usage,
     overview,
     reference,
+    restatements,
     sales,
 )
 
@@ -79,6 +80,8 @@ def pages() -> dict[str, Callable[[], object]]:
             reference.months(),
             finance.reconciliation(),
             finance.billing_problem_lines(),
+            restatements.closed_months(),
+            restatements.restatements(),
         ),
         "sales": lambda: (
             reference.users(),

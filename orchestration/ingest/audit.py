@@ -40,17 +40,51 @@ create table if not exists audit.rejected_rows (
 )
 """
 
+# The figures of marts.rpt_reconciliation_monthly a month-end close freezes, in its column
+# order (tests/test_close.py keeps this list equal to the mart's contract and to the dbt macro
+# ``closed_figures``, which rpt_restatements compares). Units are whole numbers; the rest money.
+CLOSED_FIGURES = (
+    "stocking_order_revenue",
+    "case_sale_revenue",
+    "expected_revenue",
+    "billed_revenue",
+    "double_billed_amount",
+    "unbilled_amount",
+    "non_sale_units",
+    "non_sale_value",
+    "returned_value",
+)
+_FIGURE_TYPES = {"non_sale_units": "bigint"}
+
+# Written only by ``custodia close`` (orchestration/close.py), one row per month x facility,
+# never updated or deleted; created empty here so dbt can read it as a source on a fresh
+# warehouse. The build copies the previous warehouse, so every row survives every build.
+CLOSED_MONTHS_DDL = f"""
+create table if not exists audit.closed_months (
+    month date not null,
+    facility_id varchar not null,
+    {", ".join(f"{c} {_FIGURE_TYPES.get(c, 'decimal(18,2)')} not null" for c in CLOSED_FIGURES)},
+    closed_at timestamp not null,
+    closed_by varchar not null,
+    delivery_watermark bigint not null,
+    data_as_of timestamp,
+    primary key (month, facility_id)
+)
+"""
+
 STATUSES = ("LOADED", "LOADED_WITH_REJECTS", "FAILED")
 
 
 def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the ``raw`` and ``audit`` schemas and tables if missing (idempotent)."""
+    """Create the ``raw`` and ``audit`` schemas and tables if missing (idempotent; an existing
+    table, ``audit.closed_months`` included, is never touched)."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists audit")
     for entity in ENTITIES.values():
         con.execute(entity.raw_ddl("raw"))
     con.execute(INGESTED_FILES_DDL)
     con.execute(REJECTED_ROWS_DDL)
+    con.execute(CLOSED_MONTHS_DDL)
 
 
 def already_ingested(con: duckdb.DuckDBPyConnection, source_file: str, sha256: str) -> bool:
