@@ -8,6 +8,7 @@ from dashboards import ui
 from dashboards.filters import FilterBar
 from dashboards.queries import finance as q
 from dashboards.queries import reference
+from dashboards.sections import price_variance
 
 st.title("Finance reconciliation")
 st.caption(
@@ -73,3 +74,5 @@ lines = q.billing_problem_lines(PROBLEMS[problem], selected_facilities, month_fr
 if not ui.empty_note(lines, "double-billed or unbilled lines"):
     ui.table(lines, key="fin_lines_table")
     ui.download_csv(lines, "billing_problem_lines.csv", key="fin_lines_csv")
+
+price_variance.render(selected_facilities, month_from, month_to)
