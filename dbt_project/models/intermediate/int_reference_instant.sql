@@ -150,8 +150,9 @@ final as (
         {% endif %}
         {% if var('custodia_as_of', none) %}'var custodia_as_of'{% else %}'latest timestamp in the data'{% endif %}
             as as_of_source,
-        (select min(first_at) from first_timestamps) as first_seen_at
+        min(first_timestamps.first_at) as first_seen_at
     from timestamps
+    cross join first_timestamps
 
 )
 
