@@ -2,7 +2,9 @@
     (rpt_stock_levels_as_of vs rpt_stock_levels, every column) and access
     (fct_facility_stock_access_as_of vs fct_facility_stock_access). Checked when neither var
     as_of nor custodia_as_of is set (the "now" marts judge access at a pinned custodia_as_of
-    but stock after every line). Returns the rows found on one side only. -#}
+    but stock after every line). Returns the rows found on one side only. Shown in Dagster as
+    an asset check of rpt_stock_levels_as_of. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'rpt_stock_levels_as_of'}}}) }}
 {% if as_of_requested() is none and not var('custodia_as_of', none) %}
 
 with
