@@ -297,16 +297,20 @@ def test_as_of_date_picker_and_price_variance_threshold(app_url, page, warehouse
     finally:
         con.close()
     _open(page, app_url, "facility_stock")
-    picker = page.get_by_label("Stock as of")
-    picker.fill("2024/03/01")
-    picker.press("Enter")
+    # the date input is three spin buttons (year, month, day); typing fills a segment
+    for part, digits in (("year", "2024"), ("month", "03"), ("day", "01")):
+        page.get_by_role("spinbutton", name=f"{part}, Stock as of").click()
+        page.keyboard.type(digits)
+    page.locator('[data-testid="stMainBlockContainer"] h1').first.click()  # blur commits it
     page.wait_for_selector('[data-testid="stMetricLabel"]:has-text("Units on hand 2024-03-01")')
     _settle(page)
     metric = page.locator('[data-testid="stMetric"]:has-text("Units on hand 2024-03-01")')
     assert ui.units(units) in metric.inner_text()
 
     _open(page, app_url, "finance")
-    threshold = page.get_by_label("List lines below list by more than (%)")
+    threshold = page.get_by_label("List lines below list by more than (%)", exact=True).and_(
+        page.get_by_test_id("stNumberInputField")
+    )
     threshold.fill("1")
     threshold.press("Enter")
     page.wait_for_selector(f"text=Lines below list by more than 1 %: {below:,}", timeout=30_000)
