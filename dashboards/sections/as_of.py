@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards import ui
 from dashboards.queries import as_of as q
+from dashboards.sections import older_build_note
 
 
 def _pick(label: str, key: str) -> q.Instant | None:
@@ -43,6 +44,7 @@ def _pick(label: str, key: str) -> q.Instant | None:
     return instant
 
 
+@older_build_note("The point-in-time view")
 def render_stock(facilities: Sequence[str]) -> None:
     st.subheader("Facility stock as of a date")
     st.caption(
@@ -76,6 +78,7 @@ def render_stock(facilities: Sequence[str]) -> None:
         )
 
 
+@older_build_note("The point-in-time view")
 def render_item(item_id: str) -> None:
     st.subheader("Who could use this item on a date")
     instant = _pick("Who could use it on", key="trace_as_of")

@@ -39,6 +39,9 @@ def render_header() -> None:
     except settings.SettingError as exc:
         st.error(f"Data freshness: {exc}.", icon=":material/settings_alert:")
         return
+    except connection.WarehouseIncomplete as exc:  # an older warehouse: the page still answers
+        st.caption(f"Data freshness unavailable: {exc}")
+        return
     if text is None:
         return
     line, stale = text

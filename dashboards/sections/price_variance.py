@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboards import ui
 from dashboards.queries import price_variance as q
+from dashboards.sections import older_build_note
 from orchestration import settings
 
 
@@ -23,6 +24,7 @@ def threshold_default() -> float | None:
         return None
 
 
+@older_build_note("Price variance")
 def render(facilities: Sequence[str], month_from: date | None, month_to: date | None) -> None:
     st.subheader("Price variance against list price")
     st.caption(
