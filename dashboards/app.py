@@ -22,6 +22,7 @@ import streamlit as st  # noqa: E402
 
 from dashboards import ui  # noqa: E402
 from dashboards.queries import connection  # noqa: E402
+from dashboards.sections import freshness  # noqa: E402
 
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -40,6 +41,7 @@ page = st.navigation(PAGES)
 
 try:
     connection.require_warehouse()
+    freshness.render_header()
     page.run()
 except connection.WarehouseUnavailable as exc:
     st.title(page.title)

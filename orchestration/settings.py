@@ -40,3 +40,43 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# --- finance settings (read when asked for; a bad value is a clear error naming the variable) --
+
+PRICE_VARIANCE_THRESHOLD_ENV = "CUSTODIA_PRICE_VARIANCE_PCT"
+DEFAULT_PRICE_VARIANCE_THRESHOLD_PCT = 10.0
+STALE_AFTER_HOURS_ENV = "CUSTODIA_STALE_AFTER_HOURS"
+DEFAULT_STALE_AFTER_HOURS = 36.0
+
+
+class SettingError(ValueError):
+    """An environment setting holds a value Custodia cannot use."""
+
+
+def _number_setting(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        expected = f"expected {low:g} to {high:g}"
+        raise SettingError(f"{name}={raw!r} is not a number ({expected})") from None
+    if not (low <= value <= high):  # also refuses nan
+        raise SettingError(f"{name}={raw!r} is out of range (expected {low:g} to {high:g})")
+    return value
+
+
+def price_variance_threshold_pct() -> float:
+    """Default of the finance page's "below list by more than" control, in percent
+    (``$CUSTODIA_PRICE_VARIANCE_PCT``, 0 to 100, default 10)."""
+    return _number_setting(
+        PRICE_VARIANCE_THRESHOLD_ENV, DEFAULT_PRICE_VARIANCE_THRESHOLD_PCT, 0.0, 100.0
+    )
+
+
+def stale_after_hours() -> float:
+    """A feed is stale when its newest delivery is older than this many hours
+    (``$CUSTODIA_STALE_AFTER_HOURS``, above 0, default 36)."""
+    return _number_setting(STALE_AFTER_HOURS_ENV, DEFAULT_STALE_AFTER_HOURS, 0.001, 24.0 * 3650)

@@ -960,7 +960,9 @@ def test_item_attributes_are_read_off_the_marts_that_carry_them(tmp_path, monkey
     monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
     for page in ("facility_stock", "non_sale_usage"):
         at = open_page(page)
-        assert not at.warning and not at.error, page
+        # the fixture's deliveries are old, so the header's stale-feed warning is expected
+        warnings = [w.value for w in at.warning if not w.value.startswith("Stale feeds")]
+        assert not warnings and not at.error, page
     at = open_page("facility_stock")
     assert metric(at, "Units on hand") == ui.units(
         mart_value(path, "select sum(quantity_on_hand) from marts.fct_facility_stock")

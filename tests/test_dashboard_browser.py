@@ -304,3 +304,39 @@ def test_full_download_is_served_from_a_file(app, page, warehouse):
         con.close()
     assert body[0] == '"event_id","line_no","usage_class"'
     assert len(body) == lines + 1
+
+
+def test_as_of_date_picker_and_price_variance_threshold(app_url, page, warehouse):
+    """The new controls in a real browser: the facility-stock page's "Stock as of" date and
+    the finance page's price-variance threshold change what is shown."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        units = con.execute(
+            "select coalesce(sum(quantity_on_hand), 0) from marts.fct_facility_stock_intervals "
+            "where valid_from <= timestamp '2024-03-01 23:59:59.999999' "
+            "and (valid_to is null or timestamp '2024-03-01 23:59:59.999999' < valid_to)"
+        ).fetchone()[0]
+        below = con.execute(
+            "select count(*) from marts.fct_price_variance where variance_pct < -1"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    _open(page, app_url, "facility_stock")
+    # the date input is three spin buttons (year, month, day); typing fills a segment
+    for part, digits in (("year", "2024"), ("month", "03"), ("day", "01")):
+        page.get_by_role("spinbutton", name=f"{part}, Stock as of").click()
+        page.keyboard.type(digits)
+    page.locator('[data-testid="stMainBlockContainer"] h1').first.click()  # blur commits it
+    page.wait_for_selector('[data-testid="stMetricLabel"]:has-text("Units on hand 2024-03-01")')
+    _settle(page)
+    metric = page.locator('[data-testid="stMetric"]:has-text("Units on hand 2024-03-01")')
+    assert ui.units(units) in metric.inner_text()
+
+    _open(page, app_url, "finance")
+    threshold = page.get_by_label("List lines below list by more than (%)", exact=True).and_(
+        page.get_by_test_id("stNumberInputField")
+    )
+    threshold.fill("1")
+    threshold.press("Enter")
+    page.wait_for_selector(f"text=Lines below list by more than 1 %: {below:,}", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

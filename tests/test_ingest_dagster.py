@@ -99,7 +99,8 @@ def test_code_location_loads_the_defs_folder_and_pins_the_graph():
     raw_checks = {
         (c.asset_key.path[-1], c.name) for c in graph.asset_check_keys if c.asset_key in raw
     }
-    assert raw_checks == {(e, n) for e in ENTITIES for n in ("nothing_rejected", "rows_conserved")}
+    names = ("nothing_rejected", "rows_conserved", "delivery_fresh")
+    assert raw_checks == {(e, n) for e in ENTITIES for n in names}
     assert {"warehouse", "landing"} <= set(defs.resources)
     assert defs.resolve_sensor_def("landing_folder_sensor").default_status == (
         dg.DefaultSensorStatus.STOPPED

@@ -9,6 +9,7 @@ from dashboards import ui
 from dashboards.filters import FilterBar
 from dashboards.queries import facility_stock as q
 from dashboards.queries import reference
+from dashboards.sections import as_of
 
 st.title("Facility stock")
 st.caption(
@@ -109,3 +110,5 @@ if not ui.empty_note(items, "facility-stock items"):
     access = q.item_access([chosen] if chosen else item_ids)
     if not ui.empty_note(access, "users with access"):
         ui.table(access, key="fs_access_table")
+
+as_of.render_stock(selected_facilities)

@@ -8,7 +8,7 @@ from dashboards import ui
 from dashboards.filters import FilterBar
 from dashboards.queries import finance as q
 from dashboards.queries import reference
-from dashboards.queries import restatements as rq
+from dashboards.sections import price_variance, restatements
 
 st.title("Finance reconciliation")
 st.caption(
@@ -75,37 +75,5 @@ if not ui.empty_note(lines, "double-billed or unbilled lines"):
     ui.table(lines, key="fin_lines_table")
     ui.download_csv(lines, "billing_problem_lines.csv", key="fin_lines_csv")
 
-
-def restatements_section(facilities, month_from, month_to) -> None:
-    """Closed months (audit.closed_months) and what changed in them since (rpt_restatements)."""
-    st.subheader("Restatements of closed months")
-    st.caption(
-        "`custodia close --month YYYY-MM` freezes a month's figures. Every later build compares "
-        "them with the figures above: a figure that moved because of a late or corrected "
-        "delivery is listed with the lines delivered after the close. A closed month is never "
-        "overwritten."
-    )
-    closes = rq.closed_months(month_from, month_to)
-    if closes.empty:
-        st.info("No month in this selection is closed yet.", icon=":material/event_available:")
-        return
-    ui.table(closes, key="fin_closes_table")
-    changed = rq.restatements(facilities, month_from, month_to)
-    if changed.empty:
-        st.success(
-            "The closed months in this selection still stand as closed: nothing delivered "
-            "since changed them.",
-            icon=":material/task_alt:",
-        )
-        return
-    billed = changed.loc[changed["figure"] == "billed_revenue", "difference"].sum()
-    expected = changed.loc[changed["figure"] == "expected_revenue", "difference"].sum()
-    c1, c2, c3, _ = st.columns([1, 1, 1, 2])
-    c1.metric("Restated figures", ui.units(len(changed)), border=True)
-    c2.metric("Billed revenue change", ui.money(billed), border=True)
-    c3.metric("Expected revenue change", ui.money(expected), border=True)
-    ui.table(changed, key="fin_restatements_table")
-    ui.download_csv(changed, "restatements.csv", key="fin_restatements_csv")
-
-
-restatements_section(selected_facilities, month_from, month_to)
+price_variance.render(selected_facilities, month_from, month_to)
+restatements.render(selected_facilities, month_from, month_to)

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboards import ui
 from dashboards.queries import facility_stock
 from dashboards.queries import item_trace as q
+from dashboards.sections import as_of
 
 st.title("Item trace")
 
@@ -88,6 +89,8 @@ if not ui.empty_note(custody, "custody intervals"):
     )
     st.altair_chart(chart, width="stretch")
     ui.table(custody, key="trace_custody_table")
+
+as_of.render_item(item_id)
 
 st.subheader("Events")
 events = q.item_event_lines(item_id)

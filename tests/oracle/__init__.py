@@ -18,6 +18,7 @@ from .rules import (
     OracleResult,
     key_convention_violations,
     max_timestamp,
+    paths_at,
     run,
 )
 from .snapshot import dedupe, normalise_rows, snapshot
@@ -38,6 +39,7 @@ __all__ = [
     "load_from_duckdb",
     "max_timestamp",
     "normalise_rows",
+    "paths_at",
     "run",
     "snapshot",
 ]

@@ -1102,3 +1102,20 @@ def run(data: dict[str, list[dict]], as_of: datetime | date | str | None = None)
     snap = snapshot(data)
     when = to_ts(as_of) if as_of is not None else max_timestamp(snap)
     return _Engine(snap).run(when)
+
+
+def paths_at(
+    data: dict[str, list[dict]], holder_id: str, t: datetime | date | str
+) -> dict[str, str]:
+    """R-5/R-6 at instant t: every known user with a path to the custody of holder_id, and
+    the path (ADMIN left out: admins reach everything). For point-in-time checks."""
+    from .snapshot import to_ts
+
+    engine = _Engine(snapshot(data))
+    when = to_ts(t)
+    out = {}
+    for user_id in engine.users:
+        p = engine.path(user_id, holder_id, when)
+        if p is not None and p != "ADMIN":
+            out[user_id] = p
+    return out
