@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,29 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+class CustodiaDbtCliResource(DbtCliResource):
+    """dagster-dbt's CLI resource without two start-up costs this project does not use.
+
+    Before every invocation dagster-dbt runs ``dbt --version`` in a subprocess (to tell dbt
+    Core from the Fusion engine) and opens a dbt adapter in-process with the project's macros
+    (only ``fetch_column_metadata`` / ``fetch_row_counts`` use it). When the executable is this
+    environment's own dbt, its version is the imported ``dbt-core``'s; and no adapter is
+    opened (dagster-dbt accepts none).
+    """
+
+    @cached_property
+    def _cli_version(self):
+        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+            from dbt.version import __version__
+            from packaging import version
+
+            return version.parse(__version__)
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        del args
+
+
 def custodia_dbt_project() -> DbtProject:
     return DbtProject(
         project_dir=settings.DBT_PROJECT_DIR,
@@ -131,7 +155,7 @@ def prepared_manifest(project: DbtProject) -> Path:
         env = {settings.WAREHOUSE_ENV: str(settings.warehouse_path())}
         with settings.environment(env):
             (
-                DbtCliResource(
+                CustodiaDbtCliResource(
                     project_dir=str(project.project_dir),
                     profiles_dir=str(project.project_dir),
                     dbt_executable=dbt_executable(),
@@ -200,7 +224,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[build_dbt_assets(project)],
         resources={
-            "dbt": DbtCliResource(
+            "dbt": CustodiaDbtCliResource(
                 project_dir=project,
                 profiles_dir=str(project.project_dir),
                 dbt_executable=dbt_executable(),
