@@ -194,11 +194,14 @@ def run_build(
     *,
     echo: Callable[[str], None] = print,
     full_refresh: bool = False,
+    full_check: bool = False,
 ) -> BuildReport:
     """Ingest ``data`` and build every model into ``warehouse``; publish only on success.
 
     Incremental dbt models take only the new deliveries; ``full_refresh`` rebuilds them from
-    every raw row (``custodia build --full-refresh``).
+    every raw row (``custodia build --full-refresh``). An incremental build tests only the rows
+    it wrote in the incremental models; ``full_check`` runs every data test over every row
+    (``custodia build --full-check``).
     """
     data, warehouse = Path(data), Path(warehouse)
     if not data.is_dir():
@@ -228,7 +231,7 @@ def run_build(
                     continue
                 echo(f"[{i}/{len(stages)}] {name}: {len(stage_keys)} assets ...")
                 ops = (
-                    {DBT_OP: {"config": {"full_refresh": full_refresh}}}
+                    {DBT_OP: {"config": {"full_refresh": full_refresh, "full_check": full_check}}}
                     if name == "dbt build"
                     else None
                 )

@@ -130,7 +130,9 @@ def process_started_at() -> float:
     return boot + start_ticks / ticks
 
 
-def child_build(data: str, warehouse: str, out_json: str, full_refresh: bool = False) -> None:
+def child_build(
+    data: str, warehouse: str, out_json: str, full_refresh: bool = False, full_check: bool = False
+) -> None:
     """Run in the measured subprocess: one ``run_build``, its stages written to ``out_json``
     with the instants the process started, the first stage began and the build returned."""
     from orchestration.build import run_build
@@ -142,7 +144,9 @@ def child_build(data: str, warehouse: str, out_json: str, full_refresh: bool = F
         if line.startswith("[1/"):
             marks.setdefault("first_stage_at", time.time())
 
-    report = run_build(Path(data), Path(warehouse), echo=echo, full_refresh=full_refresh)
+    report = run_build(
+        Path(data), Path(warehouse), echo=echo, full_refresh=full_refresh, full_check=full_check
+    )
     marks["returned_at"] = time.time()
     marks["process_started_at"] = process_started_at()
     stages = {s.name: s.seconds for s in report.stages}
@@ -203,10 +207,17 @@ def dbt_split(since: float) -> dict:
     return split
 
 
-def _build_cmd(data: Path, warehouse: Path, out_json: Path, full_refresh: bool = False):
+def _build_cmd(
+    data: Path,
+    warehouse: Path,
+    out_json: Path,
+    full_refresh: bool = False,
+    full_check: bool = False,
+):
     return python(
         "from orchestration.bench.stages import child_build;"
-        f"child_build({str(data)!r}, {str(warehouse)!r}, {str(out_json)!r}, {full_refresh!r})"
+        f"child_build({str(data)!r}, {str(warehouse)!r}, {str(out_json)!r}, {full_refresh!r},"
+        f" {full_check!r})"
     )
 
 

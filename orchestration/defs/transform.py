@@ -97,9 +97,10 @@ class DbtBuildConfig(dg.Config):
     """Run config of the dbt assets (op ``custodia_dbt_models``)."""
 
     full_refresh: bool = False  # rebuild incremental models from every raw row
+    full_check: bool = False  # run every data test over every row (macros/test_scope.sql)
 
 
-def dbt_build_args(full_refresh: bool = False) -> list[str]:
+def dbt_build_args(full_refresh: bool = False, full_check: bool = False) -> list[str]:
     """The dbt command each run issues; dagster-dbt adds the selection of the run.
 
     Incremental models take only new deliveries unless ``full_refresh`` (``custodia build
@@ -108,8 +109,13 @@ def dbt_build_args(full_refresh: bool = False) -> list[str]:
     test`` runs them (tests/test_dbt_build.py builds with them and checks they all ran).
     Data tests (the asset checks) run on every build; ``build`` also loads the seeds
     (reference data such as the exception codes), so every build carries the committed CSVs.
+    On an incremental build the tests of incremental models read only the rows the build wrote
+    (``macros/test_scope.sql``); ``full_check`` (``custodia build --full-check``, the weekly
+    schedule) and ``full_refresh`` run every test over every row.
     """
     args = ["build", "--exclude-resource-type", "unit_test"]
+    if full_check:
+        args += ["--vars", "{custodia_test_scope: all}"]
     return [*args, "--full-refresh"] if full_refresh else args
 
 
@@ -182,7 +188,8 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
         # file the warehouse resource resolves for this run.
         with settings.environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
-            invocation = dbt.cli(dbt_build_args(config.full_refresh), context=context)
+            args = dbt_build_args(config.full_refresh, config.full_check)
+            invocation = dbt.cli(args, context=context)
         yield from invocation.stream()
         keep_run_state(
             Path(invocation.target_path), Path(project.project_dir) / project.target_path
