@@ -13,7 +13,12 @@
     previous build's row when staging tests run: the watermark depends on every staging
     model, so `dbt build` runs it after their tests). A key whose newest version is an older
     row keeps the row it had, tested then.
-  Every other model (tables rebuilt whole, views) and every singular test keeps every row.
+  - a view whose config names `meta: {test_scope_from: {model: M, key: K}}`: its rows whose key
+    K is among the rows of the item-grained model M this build wrote. Only for a view whose
+    rows are M's rows one to one and whose tests read only columns taken from M (then a row it
+    did not re-derive is the row it was when last tested).
+  Every other model (tables rebuilt whole, other views) and every singular test keeps every
+  row.
 
   Every test sees every row when the var `custodia_test_scope` is 'all' (the scheduled full
   check, `custodia build --full-check`), on `--full-refresh`, and on a first build (no
@@ -52,7 +57,35 @@
             {%- do return(test_scope_rows('_file_id', 'through_file_id')) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model'
+            and node.alias | lower == relation.identifier | lower
+            and node.schema | lower == relation.schema | lower
+            and node.config.materialized == 'view'
+            and (node.config.meta or {}).get('test_scope_from') -%}
+        {%- do return(test_scope_view(node.config.meta['test_scope_from'])) -%}
+    {%- endfor -%}
     {%- do return(none) -%}
+{%- endmacro %}
+
+
+{#- A view's rows whose `key` is among the rows of the item-grained `model` this build wrote
+    (none when that model's tests would read every row). -#}
+{% macro test_scope_view(scope_from) -%}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.name == scope_from['model']
+            and 'item_incremental' in node.tags -%}
+        {%- set rows = test_scope_rows('_through_file_id', 'previous_through_file_id') -%}
+        {%- if rows is none -%}
+            {%- do return(none) -%}
+        {%- endif -%}
+        {%- set source = adapter.get_relation(
+            database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- do return(scope_from['key'] ~ ' in (select ' ~ scope_from['key'] ~ ' from '
+            ~ source ~ ' where ' ~ rows ~ ')') -%}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error('meta test_scope_from names ' ~ scope_from['model']
+        ~ ', which is not an item-grained incremental model') }}
 {%- endmacro %}
 
 
