@@ -232,20 +232,30 @@ def run_build(
     *,
     echo: Callable[[str], None] = print,
     full_refresh: bool = False,
+    full_check: bool = False,
 ) -> BuildReport:
     """Ingest ``data`` and build every model into ``warehouse``; publish only on success.
 
     Incremental dbt models take only the new deliveries; ``full_refresh`` rebuilds them from
-    every raw row (``custodia build --full-refresh``). Refused (BuildError) while another build
-    or close writes the same warehouse (``writer_lock``).
+    every raw row (``custodia build --full-refresh``). An incremental build tests only the rows
+    it wrote in the incremental models; ``full_check`` runs every data test over every row
+    (``custodia build --full-check``). Refused (BuildError) while another build or close writes
+    the same warehouse (``writer_lock``).
     """
     data, warehouse = Path(data), Path(warehouse)
     with writer_lock(warehouse):
-        return _run_build(data, warehouse, echo=echo, full_refresh=full_refresh)
+        return _run_build(
+            data, warehouse, echo=echo, full_refresh=full_refresh, full_check=full_check
+        )
 
 
 def _run_build(
-    data: Path, warehouse: Path, *, echo: Callable[[str], None], full_refresh: bool
+    data: Path,
+    warehouse: Path,
+    *,
+    echo: Callable[[str], None],
+    full_refresh: bool,
+    full_check: bool,
 ) -> BuildReport:
     if not data.is_dir():
         raise BuildError(
@@ -277,7 +287,7 @@ def _run_build(
                     continue
                 echo(f"[{i}/{len(stages)}] {name}: {len(stage_keys)} assets ...")
                 ops = (
-                    {DBT_OP: {"config": {"full_refresh": full_refresh}}}
+                    {DBT_OP: {"config": {"full_refresh": full_refresh, "full_check": full_check}}}
                     if name == "dbt build"
                     else None
                 )

@@ -38,7 +38,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     warehouse = (
         Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
     )
-    report = run_build(data, warehouse, echo=print, full_refresh=args.full_refresh)
+    report = run_build(
+        data, warehouse, echo=print, full_refresh=args.full_refresh, full_check=args.full_check
+    )
     return 0 if report.ok else 1
 
 
@@ -122,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="rebuild the incremental models from every delivered row (default: new rows only)",
+    )
+    b.add_argument(
+        "--full-check",
+        action="store_true",
+        help="run every data test over every row (default: an incremental build tests the "
+        "rows it wrote in the incremental models)",
     )
     b.set_defaults(func=_cmd_build)
 

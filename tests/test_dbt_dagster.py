@@ -263,3 +263,21 @@ def test_run_state_is_kept_for_the_next_build_and_old_runs_pruned(tmp_path):
         "custodia_dbt_models-6",
         "custodia_dbt_models-7",
     ]
+
+
+def test_dbt_resource_skips_the_version_subprocess_and_the_adapter(monkeypatch):
+    """The bound resource knows this environment's dbt version without running ``dbt
+    --version`` and opens no adapter before a run (each cost about a second per build)."""
+    from dagster_dbt.core import resource as dagster_dbt_resource
+    from dbt.version import __version__
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"unexpected subprocess: {args}")
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_subprocess)
+    project = transform.custodia_dbt_project()
+    resource = transform.CustodiaDbtCliResource(
+        project_dir=project, dbt_executable=transform.dbt_executable()
+    )
+    assert str(resource._cli_version) == __version__
+    assert resource._initialize_dbt_core_adapter(["build"]) is None

@@ -92,6 +92,7 @@ def _build(data: Path, warehouse: Path, full_refresh: bool = False) -> None:
 def test_full_refresh_flag_reaches_dbt():
     assert dbt_build_args() == ["build", "--exclude-resource-type", "unit_test"]
     assert dbt_build_args(full_refresh=True)[-1] == "--full-refresh"
+    assert dbt_build_args(full_check=True)[-2:] == ["--vars", "{custodia_test_scope: all}"]
 
 
 def test_incremental_build_equals_a_full_build(tmp_path, sample_dir):
@@ -124,3 +125,74 @@ def test_incremental_build_equals_a_full_build(tmp_path, sample_dir):
     touched, items, watermark = _touched(warehouse)
     assert watermark == 0 and touched >= items, (watermark, touched, items)
     assert _marts(warehouse) == full
+
+
+def _latest_run_tests() -> dict[str, str]:
+    """The compiled SQL of every data test of the latest dbt run (its run_results.json)."""
+    import json
+
+    from orchestration import settings
+
+    runs = (settings.DBT_PROJECT_DIR / "target").glob("custodia_dbt_models-*/run_results.json")
+    latest = max(runs, key=lambda p: p.stat().st_mtime)
+    results = json.loads(latest.read_text())["results"]
+    return {
+        r["unique_id"].split(".")[2]: r.get("compiled_code") or ""
+        for r in results
+        if r["unique_id"].startswith("test.")
+    }
+
+
+def _scoped(tests: dict[str, str]) -> dict[str, bool]:
+    """Whether the primary-key tests of an item-grained model, a staging model, a view over an
+    item-grained model and a table rebuilt whole read only the rows the build wrote
+    (macros/test_scope.sql)."""
+    return {
+        "int_custody_intervals": "_through_file_id >"
+        in tests["primary_key_int_custody_intervals_custody_interval_id"],
+        "stg_transfers": "_file_id >" in tests["primary_key_stg_transfers_transfer_id"],
+        "fct_custody_intervals": "custody_interval_id in (select"
+        in tests["primary_key_fct_custody_intervals_custody_interval_id"],
+        "fct_exceptions": "_file_id >" in tests["primary_key_fct_exceptions_exception_id"],
+    }
+
+
+def test_redelivery_build_equals_a_full_build_and_tests_the_rows_it_wrote(tmp_path, sample_dir):
+    """A re-delivery (newer versions of existing transfers and event lines, how the source
+    system exports changes) built incrementally equals a full build; its data tests of the
+    incremental models read only the rows it wrote, while ``--full-refresh`` and
+    ``--full-check`` test every row."""
+    from orchestration.bench.stages import make_redelivery
+
+    warehouse = tmp_path / "custodia.duckdb"
+    _build(sample_dir, warehouse)
+    assert not any(_scoped(_latest_run_tests()).values())  # a first build tests every row
+    before = tmp_path / "before.duckdb"
+    shutil.copyfile(warehouse, before)
+    redelivered = make_redelivery(sample_dir, tmp_path / "landing", share=0.02)
+    new = [p for p in redelivered.rglob("*_9998.csv")]
+    assert {p.parent.name for p in new} == {"transfers", "event_lines"}
+
+    _build(redelivered, warehouse)
+    touched, items, watermark = _touched(warehouse)
+    assert watermark and 0 < touched < items, (watermark, touched, items)
+    assert _scoped(_latest_run_tests()) == {
+        "int_custody_intervals": True,
+        "stg_transfers": True,
+        "fct_custody_intervals": True,  # a view over int_custody_intervals' rows (its meta)
+        "fct_exceptions": False,  # a table rebuilt whole keeps every row
+    }
+    incremental = _marts(warehouse)
+
+    _build(redelivered, warehouse, full_refresh=True)
+    assert not any(_scoped(_latest_run_tests()).values())
+    full = _marts(warehouse)
+    assert sorted(incremental) == sorted(full)
+    for name, rows in full.items():
+        assert incremental[name] == rows, name
+
+    # the same re-delivery with every test over every row (the weekly schedule's build)
+    report = run_build(redelivered, before, echo=lambda s: None, full_check=True)
+    assert report.ok, [f for s in report.stages for f in s.failures]
+    assert not any(_scoped(_latest_run_tests()).values())
+    assert _marts(before) == full

@@ -160,3 +160,16 @@ def test_landing_and_warehouse_can_be_set_by_run_config(tmp_path, landing):
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("select count(*) from raw.users").fetchall() == [(3,)]
     con.close()
+
+
+def test_weekly_full_check_runs_every_test_over_every_row():
+    """The weekly schedule builds everything with the dbt op's ``full_check`` (every data test
+    over every row); its run config is valid for the job it runs."""
+    from orchestration.definitions import defs
+
+    schedule = defs.resolve_schedule_def("weekly_full_check")
+    assert schedule.cron_schedule == "0 6 * * 0"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    request = schedule.evaluate_tick(dg.build_schedule_context()).run_requests[0]
+    assert request.run_config["ops"]["custodia_dbt_models"]["config"] == {"full_check": True}
+    dg.validate_run_config(defs.resolve_implicit_global_asset_job_def(), request.run_config)

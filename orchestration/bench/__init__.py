@@ -7,7 +7,9 @@ ratios compare like with like. The figures go between the markers of ``docs/benc
 (``report``; the prose around them is written by hand) and a chart of time versus size to
 ``docs/benchmarks.png``.
 
-Stages, per scale (``runner``):
+Stages (``runner``): ``fixed`` once, on the bundled sample (a rebuild with nothing new: what a
+build costs whatever the data, split into start, ingest steps, dbt start and parse, summary);
+then per scale:
 
 - ``generate``: the export is generated once into ``data/bench/<scale>-seed11`` (cached, with
   the generator's time and peak beside it);
@@ -19,6 +21,8 @@ Stages, per scale (``runner``):
   implementation of each, ``orchestration/bench/baselines``) on that warehouse's raw tables,
   each against the dbt time of the mart's ancestry;
 - ``incremental``: a build after one new day of deliveries vs the full build;
+- ``redelivery``: a build after a re-delivery of newer versions of ~0.1% of existing keys
+  (transfers accepted, event lines whose usage changed) vs the full build;
 - ``dashboard``: each page's query functions (``page_queries``) on the built warehouse,
   uncached, p50/p95.
 
@@ -33,7 +37,7 @@ from orchestration import settings
 CACHE = settings.PROJECT_ROOT / "data" / "bench"
 SEED = 11
 SCALES = ("tiny", "small", "medium", "large")
-STAGES = ("generate", "ingest", "build", "incremental", "dashboard")
+STAGES = ("fixed", "generate", "ingest", "build", "incremental", "redelivery", "dashboard")
 # the marts the baselines compute: custody, access and classification (the keys of
 # orchestration.bench.baselines.MARTS, which tests/test_bench_baselines.py keeps equal; not
 # imported here, to keep pandas out of the measured build process); the dbt side of each

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -18,6 +19,7 @@ class Measure:
     seconds: float
     peak_rss_mib: float
     load: float = 0.0  # 1-minute load average at the end of the run (other work on the box)
+    cpu_s: float = 0.0  # user + system CPU seconds of the process tree (waited-for children)
 
 
 def _tree_rss_kib(root: int) -> int:
@@ -42,6 +44,7 @@ def _tree_rss_kib(root: int) -> int:
 def run_measured(cmd: list[str], env: dict | None = None) -> Measure:
     """Run ``cmd``; return wall seconds and the peak RSS of its process tree (sampled every
     50 ms from /proc)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     peak = 0
@@ -61,7 +64,9 @@ def run_measured(cmd: list[str], env: dict | None = None) -> Measure:
     t.join()
     if rc != 0:
         raise RuntimeError(f"{' '.join(cmd)[:300]} exited {rc}")
-    return Measure(seconds, peak / 1024, os.getloadavg()[0])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Measure(seconds, peak / 1024, os.getloadavg()[0], cpu)
 
 
 def repeat(cmd: list[str], runs: int, env: dict | None = None, before=None) -> dict:

@@ -22,12 +22,14 @@ REPORT = settings.PROJECT_ROOT / "docs" / "benchmarks.md"
 # one block per name, in the order of the doc
 BLOCKS = (
     "run",
+    "fixed",
     "generate",
     "ingest",
     "build",
     "baselines",
     "slowest",
     "incremental",
+    "redelivery",
     "dashboard",
     "dashboard_under_load",
     "notes",
@@ -136,6 +138,7 @@ def figures(results: dict, now: float | None = None) -> dict[str, str]:
     blocks = {
         "run": f"Measured on {stamp}. Machine: {machine()}. Runs per figure: {runs} "
         "(median, range min–max).",
+        "fixed": _fixed(results.get("fixed", {})),
         "generate": _table(
             ["scale", "seconds", "peak MiB"],
             [
@@ -155,6 +158,7 @@ def figures(results: dict, now: float | None = None) -> dict[str, str]:
             if r.get("dbt", {}).get("slowest_models")
         ),
         "incremental": _incremental(results.get("incremental", {})),
+        "redelivery": _redelivery(results.get("redelivery", {})),
         "dashboard": _table(
             ["scale", "page", "p50 ms", "p95 ms"],
             [
@@ -248,5 +252,36 @@ def _incremental(incremental: dict) -> str:
             f"{dbt.get('tests_busy_s', 0):.1f} | {r.get('full_s', 0):.1f} | "
             f"{r.get('ratio_to_full', 0):.0%} | {r.get('copy_s', 0):.1f} "
             f"({r.get('warehouse_mib', 0):.0f}) | {i.get('load', 0):.1f} |"
+        )
+    return _table(header, rows)
+
+
+def _fixed(fixed: dict) -> str:
+    header = ["data", "wall s", "dbt nodes s", "fixed s (range)", "start, copy, definitions s",
+              "ingest stage s", "dbt start, parse, events s", "summary, publish, exit s",
+              "CPU s (whole build)", "peak MiB", "load"]  # fmt: skip
+    rows = [
+        f"| {name} | {r['wall_s']:.1f} | {r['dbt_nodes_s']:.1f} | {r['fixed_s']:.1f} "
+        f"({r['min_fixed_s']:.1f}–{r['max_fixed_s']:.1f}) | {r['start_copy_definitions_s']:.1f} | "
+        f"{r['ingest_stage_s']:.1f} | {r['dbt_start_parse_events_s']:.1f} | "
+        f"{r['summary_publish_exit_s']:.1f} | {r.get('cpu_s', 0):.1f} | {r['peak_rss_mib']:.0f} | "
+        f"{r.get('load', 0):.1f} |"
+        for name, r in fixed.items()
+    ]
+    return _table(header, rows)
+
+
+def _redelivery(redelivery: dict) -> str:
+    header = ["scale", "re-delivered rows", "build s (range)", "peak MiB", "ingest s", "dbt s",
+              "models busy s", "tests busy s", "full build s", "ratio", "load"]  # fmt: skip
+    rows = []
+    for scale, r in redelivery.items():
+        i, dbt = r["incremental"], r.get("dbt", {})
+        rows.append(
+            f"| {scale} | {r['new_rows']:,} | {i['median_s']:.1f} ({_rng(i)}) | "
+            f"{i['peak_rss_mib']:.0f} | {r['stages'].get('ingest', 0):.1f} | "
+            f"{r['stages'].get('dbt build', 0):.1f} | {dbt.get('models_busy_s', 0):.1f} | "
+            f"{dbt.get('tests_busy_s', 0):.1f} | {r.get('full_s', 0):.1f} | "
+            f"{r.get('ratio_to_full', 0):.0%} | {i.get('load', 0):.1f} |"
         )
     return _table(header, rows)

@@ -114,11 +114,17 @@ def run(options: Options) -> dict:
         # figures not rerun (other scales, other stages) keep their previous values
         results[stage] = keep.get(stage, {})
     results["notes"] = keep.get("notes", [])
+    if "fixed" in options.stages:
+        print("bench fixed sample ...", flush=True)
+        results["fixed"]["sample"] = stages.bench_fixed(max(options.runs, 3))
+        print(f"  {json.dumps(results['fixed']['sample'], default=str)[:600]}", flush=True)
+        RESULTS.write_text(json.dumps(results, indent=1, default=str))
+        report.write_report(results)
     for scale in options.scales:
         if options.regenerate:
             stages.forget_generated(scale)
         for stage in STAGES:
-            if stage not in options.stages:
+            if stage not in options.stages or stage == "fixed":
                 continue
             print(f"bench {stage} {scale} ...", flush=True)
             if stage == "generate":
@@ -130,6 +136,9 @@ def run(options: Options) -> dict:
             elif stage == "incremental":
                 full = results["build"].get(scale)
                 figures = stages.bench_incremental(scale, options.runs, full)
+            elif stage == "redelivery":
+                full = results["build"].get(scale)
+                figures = stages.bench_redelivery(scale, options.runs, full)
             else:
                 figures = bench_dashboard(scale, options.dashboard_repeats)
             results[stage][scale] = figures

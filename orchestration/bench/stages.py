@@ -8,6 +8,7 @@ Each ``bench_<stage>(scale, runs)`` returns the figures of one scale (``runner``
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -115,15 +116,43 @@ def bench_ingest(scale: str, runs: int) -> dict:
 # ---------------------------------------------------------------------------- build
 
 
-def child_build(data: str, warehouse: str, out_json: str, full_refresh: bool = False) -> None:
-    """Run in the measured subprocess: one ``run_build``, its stages written to ``out_json``."""
+def process_started_at() -> float:
+    """The epoch second this process started (Linux ``/proc``): the interpreter's own start-up
+    and imports count in the fixed cost."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stat = Path("/proc/self/stat").read_text()
+    start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    boot = next(
+        float(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime")
+    )
+    return boot + start_ticks / ticks
+
+
+def child_build(
+    data: str, warehouse: str, out_json: str, full_refresh: bool = False, full_check: bool = False
+) -> None:
+    """Run in the measured subprocess: one ``run_build``, its stages written to ``out_json``
+    with the instants the process started, the first stage began and the build returned."""
     from orchestration.build import run_build
 
     started = time.time()
-    report = run_build(Path(data), Path(warehouse), echo=lambda s: None, full_refresh=full_refresh)
+    marks: dict[str, float] = {}
+
+    def echo(line: str) -> None:
+        if line.startswith("[1/"):
+            marks.setdefault("first_stage_at", time.time())
+
+    report = run_build(
+        Path(data), Path(warehouse), echo=echo, full_refresh=full_refresh, full_check=full_check
+    )
+    marks["returned_at"] = time.time()
+    marks["process_started_at"] = process_started_at()
     stages = {s.name: s.seconds for s in report.stages}
     dbt = dbt_split(started)
-    Path(out_json).write_text(json.dumps({"ok": report.ok, "stages": stages, "dbt": dbt}))
+    out = {"ok": report.ok, "stages": stages, "dbt": dbt, "marks": marks}
+    Path(out_json).write_text(json.dumps(out))
     raise SystemExit(0 if report.ok else 1)
 
 
@@ -143,11 +172,13 @@ def dbt_split(since: float) -> dict:
     if not runs:
         return {}
     latest = max(runs, key=lambda p: p.stat().st_mtime)
-    results = json.loads(latest.read_text())["results"]
+    run_results = json.loads(latest.read_text())
+    results = run_results["results"]
     manifest = json.loads((latest.parent / "manifest.json").read_text())
     nodes = manifest["nodes"]
     per_model = {}
     split = {"models_busy_s": 0.0, "tests_busy_s": 0.0, "unit_tests_busy_s": 0.0}
+    split["elapsed_s"] = run_results.get("elapsed_time", 0.0)  # dbt's nodes, wall time
     for r in results:
         uid = r["unique_id"]
         kind = uid.split(".")[0]
@@ -176,10 +207,17 @@ def dbt_split(since: float) -> dict:
     return split
 
 
-def _build_cmd(data: Path, warehouse: Path, out_json: Path, full_refresh: bool = False):
+def _build_cmd(
+    data: Path,
+    warehouse: Path,
+    out_json: Path,
+    full_refresh: bool = False,
+    full_check: bool = False,
+):
     return python(
         "from orchestration.bench.stages import child_build;"
-        f"child_build({str(data)!r}, {str(warehouse)!r}, {str(out_json)!r}, {full_refresh!r})"
+        f"child_build({str(data)!r}, {str(warehouse)!r}, {str(out_json)!r}, {full_refresh!r},"
+        f" {full_check!r})"
     )
 
 
@@ -310,6 +348,145 @@ def bench_incremental(scale: str, runs: int, full: dict | None) -> dict:
         "new_rows": new_rows,
         "warehouse_mib": base.stat().st_size / 2**20,
         "copy_s": statistics.median(copies),
+        "incremental": inc,
+        "stages": stages["stages"],
+        "dbt": {k: v for k, v in stages["dbt"].items() if k != "core_models"},
+    }
+    if full:
+        result["full_s"] = full["median_s"]
+        result["ratio_to_full"] = inc["median_s"] / full["median_s"]
+    remove_db(work)
+    return result
+
+
+# ---------------------------------------------------------------------------- fixed cost
+
+
+def fixed_split(wall_s: float, info: dict) -> dict:
+    """One build's wall time split into what does not depend on the data and what does.
+
+    ``dbt_nodes_s`` is dbt's own elapsed time running the models and tests (run_results.json);
+    everything else is the fixed cost of a build: the interpreter's start, the warehouse copy
+    and the Dagster definitions (until the first stage), the ingest stage (Dagster steps; no
+    file is new in this scenario), dbt's start, parse and the events Dagster records, then the
+    summary, checkpoint, publish and exit.
+    """
+    marks, stages = info.get("marks", {}), info.get("stages", {})
+    nodes = info.get("dbt", {}).get("elapsed_s", 0.0)
+    dbt_stage = stages.get("dbt build", 0.0)
+    start = marks.get("first_stage_at", 0.0) - marks.get("process_started_at", 0.0)
+    ingest = stages.get("ingest", 0.0)
+    return {
+        "wall_s": wall_s,
+        "dbt_nodes_s": nodes,
+        "fixed_s": wall_s - nodes,
+        "start_copy_definitions_s": start,
+        "ingest_stage_s": ingest,
+        "dbt_start_parse_events_s": dbt_stage - nodes,
+        "summary_publish_exit_s": wall_s - start - ingest - dbt_stage,
+    }
+
+
+def bench_fixed(runs: int) -> dict:
+    """The fixed cost of a build on the bundled sample: the sample is built once (not
+    measured), then rebuilt ``runs`` times with nothing new delivered, each in a fresh process
+    like ``custodia build``; every figure is the median over the runs. ``cpu_s`` (user + system
+    CPU of the whole process tree, dbt's subprocess included) does not grow with other work on
+    the machine as the wall times do."""
+    sample = settings.PROJECT_ROOT / "data" / "sample"
+    work = CACHE / "fixed-sample.duckdb"
+    info = CACHE / "fixed-sample.json"
+    env = {"DAGSTER_HOME": ""}
+    remove_db(work)
+    cmd = _build_cmd(sample, work, info)
+    run_measured(cmd, env)
+    splits, measures = [], []
+    for _ in range(runs):
+        m = run_measured(cmd, env)
+        measures.append(m)
+        splits.append({**fixed_split(m.seconds, json.loads(info.read_text())), "cpu_s": m.cpu_s})
+    remove_db(work)
+    result = {k: statistics.median(s[k] for s in splits) for k in splits[0]}
+    result["min_fixed_s"] = min(s["fixed_s"] for s in splits)
+    result["max_fixed_s"] = max(s["fixed_s"] for s in splits)
+    result["peak_rss_mib"] = max(m.peak_rss_mib for m in measures)
+    result["load"] = max(m.load for m in measures)
+    return result
+
+
+# ---------------------------------------------------------------------------- re-delivery
+
+# entity -> (key columns, the status column, {old status: new status}): the changes a source
+# system re-exports most, an event line whose usage changed and a transfer that got accepted
+REDELIVERED = {
+    "transfers": (("transfer_id",), "status", {"PENDING": "ACCEPTED", "HOLD": "ACCEPTED"}),
+    "event_lines": (("event_id", "line_no"), "usage_status", {"UNUSED": "USED"}),
+}
+
+
+def make_redelivery(before: Path, dst: Path, share: float = 0.001) -> Path:
+    """A landing folder: ``before`` plus one delivery per entity of ``REDELIVERED`` carrying a
+    newer version of about ``share`` of its existing keys (picked by a hash of the key, among
+    the keys whose status changes), with ``updated_at`` one hour after the newest in ``before``
+    (so the new version wins) and the status moved on (a transfer accepted gets its
+    ``responded_at``)."""
+    import polars as pl
+
+    if (dst / ".complete").exists():
+        return dst
+    shutil.rmtree(dst, ignore_errors=True)
+    for d in sorted(p for p in before.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        (dst / d.name).mkdir(parents=True, exist_ok=True)
+        files = sorted(d.glob("*.csv"))
+        for f in files:
+            (dst / d.name / f.name).symlink_to(f.resolve())
+        if d.name not in REDELIVERED or not files:
+            continue
+        key, status, moves = REDELIVERED[d.name]
+        rows = pl.concat([pl.read_csv(f, infer_schema=False) for f in files], how="diagonal")
+        newest = rows.select(pl.col("updated_at").str.slice(0, 19).max()).item()
+        bumped = (
+            pl.lit(newest).str.to_datetime("%Y-%m-%dT%H:%M:%S") + pl.duration(hours=1)
+        ).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        keyed = pl.concat_str([pl.col(k).fill_null("") for k in key], separator="|")
+        picked = (
+            rows.unique(subset=list(key), keep="last", maintain_order=True)
+            .filter(pl.col(status).is_in(list(moves)))
+            .filter(keyed.hash(seed=SEED) % round(1 / share) == 0)
+            .with_columns(
+                pl.col(status).replace(moves).alias(status),
+                bumped.alias("updated_at"),
+            )
+        )
+        if "responded_at" in picked.columns:
+            picked = picked.with_columns(pl.col("updated_at").alias("responded_at"))
+        stem = files[-1].stem[: -len(files[-1].stem.split("_")[-1])]
+        picked.select(rows.columns).write_csv(dst / d.name / f"{stem}9998.csv")
+    (dst / ".complete").write_text("")
+    return dst
+
+
+def bench_redelivery(scale: str, runs: int, full: dict | None) -> dict:
+    """A build after a re-delivery of ~0.1% of existing keys (``make_redelivery``) on the
+    incremental stage's base warehouse (all but the last day), vs the full build."""
+    folder = generated(scale)
+    before, _ = split_last_day(folder, CACHE / f"incremental-{scale}")
+    redelivered = make_redelivery(before, CACHE / f"redelivery-{scale}")
+    base = CACHE / f"incremental-{scale}-base.duckdb"
+    work = CACHE / f"redelivery-{scale}.duckdb"
+    info = CACHE / f"redelivery-{scale}.json"
+    if not base.exists():
+        run_measured(_build_cmd(before, base, info), {"DAGSTER_HOME": ""})
+
+    def restore() -> None:
+        remove_db(work)
+        shutil.copyfile(base, work)
+
+    new_rows = sum(count_rows(redelivered).values()) - sum(count_rows(before).values())
+    inc = repeat(_build_cmd(redelivered, work, info), runs, {"DAGSTER_HOME": ""}, before=restore)
+    stages = json.loads(info.read_text())
+    result = {
+        "new_rows": new_rows,
         "incremental": inc,
         "stages": stages["stages"],
         "dbt": {k: v for k, v in stages["dbt"].items() if k != "core_models"},

@@ -11,6 +11,9 @@ switches them on in the Dagster UI (Automation) or with
   unchanged file costs a hash and nothing else.
 - ``daily_build`` materializes every asset (ingest, then the dbt models) at 05:00 UTC, so the
   marts are rebuilt daily even when the sensor is off.
+- ``weekly_full_check`` does the same on Sundays at 06:00 UTC with every data test over every
+  row: incremental builds test only the rows they wrote in the incremental models
+  (``dbt_project/macros/test_scope.sql``).
 """
 
 import hashlib
@@ -77,4 +80,15 @@ daily_build = dg.ScheduleDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Ingest new deliveries and rebuild every model, daily at 05:00 UTC.",
+)
+
+
+weekly_full_check = dg.ScheduleDefinition(
+    name="weekly_full_check",
+    cron_schedule="0 6 * * 0",
+    execution_timezone="UTC",
+    target=dg.AssetSelection.all(),
+    run_config={"ops": {"custodia_dbt_models": {"config": {"full_check": True}}}},
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every Sunday at 06:00 UTC: ingest, build, and run every data test over every row.",
 )

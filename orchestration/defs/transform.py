@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,10 @@ class DbtBuildConfig(dg.Config):
     """Run config of the dbt assets (op ``custodia_dbt_models``)."""
 
     full_refresh: bool = False  # rebuild incremental models from every raw row
+    full_check: bool = False  # run every data test over every row (macros/test_scope.sql)
 
 
-def dbt_build_args(full_refresh: bool = False) -> list[str]:
+def dbt_build_args(full_refresh: bool = False, full_check: bool = False) -> list[str]:
     """The dbt command each run issues; dagster-dbt adds the selection of the run.
 
     Incremental models take only new deliveries unless ``full_refresh`` (``custodia build
@@ -107,8 +109,13 @@ def dbt_build_args(full_refresh: bool = False) -> list[str]:
     test`` runs them (tests/test_dbt_build.py builds with them and checks they all ran).
     Data tests (the asset checks) run on every build; ``build`` also loads the seeds
     (reference data such as the exception codes), so every build carries the committed CSVs.
+    On an incremental build the tests of incremental models read only the rows the build wrote
+    (``macros/test_scope.sql``); ``full_check`` (``custodia build --full-check``, the weekly
+    schedule) and ``full_refresh`` run every test over every row.
     """
     args = ["build", "--exclude-resource-type", "unit_test"]
+    if full_check:
+        args += ["--vars", "{custodia_test_scope: all}"]
     return [*args, "--full-refresh"] if full_refresh else args
 
 
@@ -116,6 +123,29 @@ def dbt_executable() -> str:
     """The dbt of this Python environment (the venv need not be on PATH), else PATH's."""
     beside = Path(sys.executable).parent / "dbt"
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+class CustodiaDbtCliResource(DbtCliResource):
+    """dagster-dbt's CLI resource without two start-up costs this project does not use.
+
+    Before every invocation dagster-dbt runs ``dbt --version`` in a subprocess (to tell dbt
+    Core from the Fusion engine) and opens a dbt adapter in-process with the project's macros
+    (only ``fetch_column_metadata`` / ``fetch_row_counts`` use it). When the executable is this
+    environment's own dbt, its version is the imported ``dbt-core``'s; and no adapter is
+    opened (dagster-dbt accepts none).
+    """
+
+    @cached_property
+    def _cli_version(self):
+        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+            from dbt.version import __version__
+            from packaging import version
+
+            return version.parse(__version__)
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        del args
 
 
 def custodia_dbt_project() -> DbtProject:
@@ -131,7 +161,7 @@ def prepared_manifest(project: DbtProject) -> Path:
         env = {settings.WAREHOUSE_ENV: str(settings.warehouse_path())}
         with settings.environment(env):
             (
-                DbtCliResource(
+                CustodiaDbtCliResource(
                     project_dir=str(project.project_dir),
                     profiles_dir=str(project.project_dir),
                     dbt_executable=dbt_executable(),
@@ -158,7 +188,8 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
         # file the warehouse resource resolves for this run.
         with settings.environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
-            invocation = dbt.cli(dbt_build_args(config.full_refresh), context=context)
+            args = dbt_build_args(config.full_refresh, config.full_check)
+            invocation = dbt.cli(args, context=context)
         yield from invocation.stream()
         keep_run_state(
             Path(invocation.target_path), Path(project.project_dir) / project.target_path
@@ -200,7 +231,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[build_dbt_assets(project)],
         resources={
-            "dbt": DbtCliResource(
+            "dbt": CustodiaDbtCliResource(
                 project_dir=project,
                 profiles_dir=str(project.project_dir),
                 dbt_executable=dbt_executable(),
