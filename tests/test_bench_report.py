@@ -15,6 +15,7 @@ from orchestration.bench.report import (
     MarkerError,
     figures,
     splice,
+    write_report,
 )
 from orchestration.bench.runner import Options, parse_options
 
@@ -122,6 +123,17 @@ def test_the_doc_takes_the_figures_and_keeps_its_prose():
     outside = [line for line in doc.splitlines() if line and not line.startswith("|")]
     outside = [line for line in outside if not line.startswith(("Measured on", "Slowest dbt"))]
     assert all(line in new.splitlines() for line in outside)
+
+
+def test_a_partial_run_keeps_the_figures_it_did_not_measure(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    before = splice(REPORT.read_text(), {"incremental": "| earlier | figures |"})
+    doc.write_text(before)
+    write_report(_results(), path=doc)
+    after = doc.read_text()
+    assert "| earlier | figures |" in after  # the incremental stage did not run: kept
+    assert "| tiny | overview | 10 | 12 |" in after  # the dashboard stage ran: written
+    assert NOT_MEASURED not in after
 
 
 def test_options_are_arguments_with_the_old_defaults():

@@ -74,9 +74,15 @@ def splice(doc: str, blocks: Mapping[str, str]) -> str:
     return "".join(out) + doc[pos:]
 
 
+def measured_blocks(blocks: Mapping[str, str]) -> dict[str, str]:
+    """The blocks that hold figures: a stage this run (and the kept results) did not measure
+    leaves the doc's block as it is, so a partial ``make bench`` never blanks earlier figures."""
+    return {name: text for name, text in blocks.items() if text.strip() != NOT_MEASURED}
+
+
 def write_report(results: dict, path: Path = REPORT) -> None:
-    """Splice the figures of ``results`` into the doc at ``path``."""
-    path.write_text(splice(path.read_text(), figures(results)))
+    """Splice the measured figures of ``results`` into the doc at ``path``."""
+    path.write_text(splice(path.read_text(), measured_blocks(figures(results))))
 
 
 def check_report(path: Path = REPORT) -> None:
