@@ -37,7 +37,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     warehouse = (
         Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
     )
-    report = run_build(data, warehouse, echo=print, full_refresh=args.full_refresh)
+    report = run_build(
+        data, warehouse, echo=print, full_refresh=args.full_refresh, engine=args.engine
+    )
     return 0 if report.ok else 1
 
 
@@ -111,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="rebuild the incremental models from every delivered row (default: new rows only)",
+    )
+    b.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=["duckdb", "spark"],
+        help="where the dbt models run: duckdb (embedded, default) or spark (needs the "
+        "custodia[spark] extra and Java; marts stored as Parquet beside the DuckDB file)",
     )
     b.set_defaults(func=_cmd_build)
 

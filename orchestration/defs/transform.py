@@ -96,9 +96,13 @@ class DbtBuildConfig(dg.Config):
     """Run config of the dbt assets (op ``custodia_dbt_models``)."""
 
     full_refresh: bool = False  # rebuild incremental models from every raw row
+    target: str = "dev"  # the profiles.yml target: dev (DuckDB) or spark
+    unit_tests: bool = False  # also run the dbt unit tests (the Spark tests use it)
 
 
-def dbt_build_args(full_refresh: bool = False) -> list[str]:
+def dbt_build_args(
+    full_refresh: bool = False, target: str = "dev", unit_tests: bool = False
+) -> list[str]:
     """The dbt command each run issues; dagster-dbt adds the selection of the run.
 
     Incremental models take only new deliveries unless ``full_refresh`` (``custodia build
@@ -107,8 +111,12 @@ def dbt_build_args(full_refresh: bool = False) -> list[str]:
     test`` runs them (tests/test_dbt_build.py builds with them and checks they all ran).
     Data tests (the asset checks) run on every build; ``build`` also loads the seeds
     (reference data such as the exception codes), so every build carries the committed CSVs.
+    ``target`` names the profiles.yml target (``spark`` for ``custodia build --engine spark``);
+    ``unit_tests`` keeps the unit tests in the run (the Spark tests check them on Spark).
     """
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = ["build"] if unit_tests else ["build", "--exclude-resource-type", "unit_test"]
+    if target != "dev":
+        args += ["--target", target]
     return [*args, "--full-refresh"] if full_refresh else args
 
 
@@ -158,7 +166,10 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
         # file the warehouse resource resolves for this run.
         with settings.environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
-            invocation = dbt.cli(dbt_build_args(config.full_refresh), context=context)
+            invocation = dbt.cli(
+                dbt_build_args(config.full_refresh, config.target, config.unit_tests),
+                context=context,
+            )
         yield from invocation.stream()
         keep_run_state(
             Path(invocation.target_path), Path(project.project_dir) / project.target_path
