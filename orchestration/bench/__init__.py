@@ -18,6 +18,8 @@ Stages, per scale (``runner``):
   (custody, access and classification: a hand-written DuckDB script and a pandas
   implementation of each, ``orchestration/bench/baselines``) on that warehouse's raw tables,
   each against the dbt time of the mart's ancestry;
+- ``engines``: a full build on DuckDB and on Spark (``--engine spark``, PySpark local mode on
+  the same two cores) of the same export, alternating, with each one's dbt throughput per core;
 - ``incremental``: a build after one new day of deliveries vs the full build;
 - ``dashboard``: each page's query functions (``page_queries``) on the built warehouse,
   uncached, p50/p95.
@@ -33,7 +35,7 @@ from orchestration import settings
 CACHE = settings.PROJECT_ROOT / "data" / "bench"
 SEED = 11
 SCALES = ("tiny", "small", "medium", "large")
-STAGES = ("generate", "ingest", "build", "incremental", "dashboard")
+STAGES = ("generate", "ingest", "build", "engines", "incremental", "dashboard")
 # the marts the baselines compute: custody, access and classification (the keys of
 # orchestration.bench.baselines.MARTS, which tests/test_bench_baselines.py keeps equal; not
 # imported here, to keep pandas out of the measured build process); the dbt side of each
