@@ -277,6 +277,7 @@ def run_build(
         version = spark.new_version(spark.spark_root(warehouse))
         env[spark.SPARK_RAW_ENV] = str(version / "raw")
         env[spark.SPARK_WAREHOUSE_ENV] = str(version / "warehouse")
+        env[spark.SPARK_JAVA_OPTIONS_ENV] = spark.driver_java_options(version)
     try:
         with settings.environment(env):
             from orchestration.definitions import defs

@@ -33,7 +33,20 @@ TARGETS = {"duckdb": "dev", "spark": "spark"}  # the dbt_project/profiles.yml ta
 SPARK_RAW_ENV = "CUSTODIA_SPARK_RAW"  # read by macros/spark.sql (register_raw_sources)
 SPARK_WAREHOUSE_ENV = "CUSTODIA_SPARK_WAREHOUSE"  # read by profiles.yml (spark.sql.warehouse.dir)
 SPARK_DIR_ENV = "CUSTODIA_SPARK_DIR"  # the root of the per-build versions
+SPARK_JAVA_OPTIONS_ENV = "CUSTODIA_SPARK_DRIVER_JAVA_OPTIONS"  # profiles.yml, the driver JVM
 PREVIOUS_VERSIONS_KEPT = 1
+# Spark's own log at ERROR only, on stderr. dagster-dbt reads dbt's JSON events from stdout
+# with stderr merged into it: Spark's default WARN lines (and its progress bar, switched off in
+# profiles.yml) cut event lines in two, and Dagster missed those materializations and checks.
+LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
 
 
 def spark_root(warehouse: Path) -> Path:
@@ -51,6 +64,13 @@ def new_version(root: Path) -> Path:
     version = root / f"v{stamp}-{secrets.token_hex(4)}"
     version.mkdir()
     return version
+
+
+def driver_java_options(version: Path) -> str:
+    """The driver JVM's options for a build: Spark's log configuration (``LOG4J2``)."""
+    config = version / "log4j2.properties"
+    config.write_text(LOG4J2)
+    return f"-Dlog4j2.configurationFile=file:{config}"
 
 
 def versions(root: Path) -> list[Path]:

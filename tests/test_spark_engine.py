@@ -133,6 +133,13 @@ def test_every_dbt_unit_test_and_data_test_passes_on_spark(sample_builds):
     assert len(unit_tests) >= 13 and unit_tests <= passed, sorted(unit_tests - passed)
     assert data_tests and data_tests <= passed, sorted(data_tests - passed)
     assert results["manifest"]["metadata"]["adapter_type"] == "spark"
+    # Dagster saw every one of them (Spark's console output once cut dbt's event stream)
+    [stage] = [s for s in sample_builds["report"].stages if s.name == "dbt build"]
+    refable = [
+        n for n in results["manifest"]["nodes"].values() if n["resource_type"] in ("model", "seed")
+    ]
+    assert stage.assets_materialized == len(refable)
+    assert stage.checks_passed == len(data_tests) and not stage.failures
 
 
 def test_spark_marts_are_parquet_in_a_version_beside_the_warehouse(sample_builds):
