@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -235,3 +236,39 @@ def test_bad_input_is_rejected_the_same_on_both_engines(history_builds):
     assert any(f["status"] == "FAILED" and f["error"] for f in spark_files)
     assert spark_files == duck_files
     assert spark_rejects == duck_rejects
+
+
+# --------------------------------------------------------------------------- the seam
+
+
+def test_the_engine_chooses_the_dbt_target():
+    from orchestration.defs.transform import dbt_build_args
+
+    assert dbt_build_args() == ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args(target="spark") == [
+        "build", "--exclude-resource-type", "unit_test", "--target", "spark"
+    ]  # fmt: skip
+    assert dbt_build_args(target="spark", unit_tests=True) == ["build", "--target", "spark"]
+    assert spark.TARGETS == {"duckdb": "dev", "spark": "spark"}
+
+
+def test_an_unknown_engine_is_refused(tmp_path):
+    from orchestration.build import BuildError
+
+    with pytest.raises(BuildError, match="unknown engine 'flink'"):
+        run_build(SAMPLE, tmp_path / "w.duckdb", engine="flink", echo=lambda _: None)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_publish_keeps_the_published_version_and_the_one_before(tmp_path):
+    root = tmp_path / "w.duckdb.spark"
+    made = []
+    for k in range(4):
+        made.append(spark.new_version(root))
+        # distinct mtimes: versions sort by creation
+        stamp = 1_800_000_000 + k
+        os.utime(made[-1], (stamp, stamp))
+    spark.prune_versions(root, keep=made[-1])
+    assert spark.versions(root) == made[-2:]
+    spark.prune_versions(root, keep=None)  # a DuckDB build: only the one before stays a while
+    assert spark.versions(root) == made[-1:]
