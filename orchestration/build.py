@@ -260,6 +260,8 @@ def run_build(
         raise BuildError(
             f"landing folder {data} does not exist (pass --data or set {settings.LANDING_ENV})"
         )
+    if engine == "spark" and (missing := spark.missing_requirements()):
+        raise BuildError(f"the Spark engine cannot run: {missing}")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     work = warehouse.with_name(warehouse.name + ".building")
     _remove(work)

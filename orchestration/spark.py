@@ -49,6 +49,23 @@ appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
 """
 
 
+def missing_requirements() -> str | None:
+    """Why this machine cannot run the Spark engine (None when it can): the ``spark`` extra
+    (PySpark, dbt-spark) and a Java runtime on PATH."""
+    import importlib.util
+
+    for module, what in (("pyspark", "PySpark"), ("dbt.adapters.spark", "dbt-spark")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"{what} is not installed: pip install -e '.[spark]'"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "no Java runtime (java on PATH or JAVA_HOME): `make java` installs Debian's"
+    return None
+
+
 def spark_root(warehouse: Path) -> Path:
     """Where a warehouse's Spark versions live: ``$CUSTODIA_SPARK_DIR`` or beside the file."""
     env = os.environ.get(SPARK_DIR_ENV)

@@ -272,3 +272,14 @@ def test_a_publish_keeps_the_published_version_and_the_one_before(tmp_path):
     assert spark.versions(root) == made[-2:]
     spark.prune_versions(root, keep=None)  # a DuckDB build: only the one before stays a while
     assert spark.versions(root) == made[-1:]
+
+
+def test_a_machine_without_java_is_told_how_to_get_it(tmp_path, monkeypatch):
+    from orchestration.build import BuildError
+
+    assert spark.missing_requirements() is None  # this machine runs the tests above
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BuildError, match="no Java runtime.*make java"):
+        run_build(SAMPLE, tmp_path / "w.duckdb", engine="spark", echo=lambda _: None)
+    assert not (tmp_path / "w.duckdb").exists()
