@@ -8,8 +8,8 @@ removes its working copy and leaves the last good warehouse serving.
 
 Engines (``engine``): ``duckdb`` builds every model inside the working copy; ``spark`` hands
 the validated raw rows to Spark, runs the same dbt project there (target ``spark``) into a
-per-build version directory, and turns the working copy's ``marts.*`` into views over that
-version's Parquet tables before the same atomic publish (orchestration/spark.py).
+per-build version directory, and loads that version's Parquet marts into the working copy's
+``marts.*`` before the same atomic publish (orchestration/spark.py).
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def _failed_stage(name: str, start: float, exc: Exception) -> StageReport:
 
 
 def _spark_attach(work: Path, version: Path) -> StageReport:
-    """After the Spark dbt build: the working copy's public models become views over the
+    """After the Spark dbt build: the working copy's public models are read from the
     version's Parquet tables."""
     from orchestration.defs.transform import custodia_dbt_project
 

@@ -8,11 +8,16 @@ the Spark root (``<warehouse>.spark/`` beside the DuckDB file, or ``$CUSTODIA_SP
 - ``<version>/warehouse/``: Spark's warehouse directory, where dbt-spark writes every model as
   a Parquet table (``<schema>.db/<table>/``).
 
-The DuckDB file then holds the public models (``marts.*``) as views over that version's
-Parquet files, cast to the contract's DuckDB types, so the dashboard, the SQL page and
-analysts read it as before. The build publishes the DuckDB file with ``os.replace`` only after
-every stage succeeded; older versions are removed afterwards (the one before stays, for a
-reader still holding the previous file). A failed build removes its own version only.
+The DuckDB file then holds the public models (``marts.*``) read from that version's Parquet
+files, cast to the contract's DuckDB types, so the dashboard, the SQL page and analysts read it
+as before. They are copied into the file as tables, not views over ``read_parquet``: the
+dashboard's connections run with external access off (no SQL may reach a file), which a view
+over Parquet would need; the copy costs seconds next to the Spark build and keeps the file
+self-contained (it can be moved or copied alone).
+
+The build publishes the DuckDB file with ``os.replace`` only after every stage succeeded; older
+versions are removed afterwards (the one before stays a while, for anyone reading the Parquet
+with Spark). A failed build removes its own version only.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ def versions(root: Path) -> list[Path]:
 
 def prune_versions(root: Path, keep: Path | None, previous: int = PREVIOUS_VERSIONS_KEPT) -> None:
     """Remove old versions after a publish: all but ``keep`` (the published one, if any) and
-    the ``previous`` newest others (a reader may still hold the file that names them)."""
+    the ``previous`` newest others (someone may still be reading their Parquet)."""
     others = [v for v in versions(root) if keep is None or v != keep]
     for old in others[: max(len(others) - previous, 0)]:
         shutil.rmtree(old, ignore_errors=True)
@@ -148,10 +153,10 @@ def dbt_schemas(manifest_path: Path) -> set[str]:
 
 
 def attach_marts(con: duckdb.DuckDBPyConnection, version: Path, manifest_path: Path) -> int:
-    """Make the DuckDB working copy read the Spark build: every public model becomes a view
-    over its Parquet files in ``version`` (cast to its contract's DuckDB types); the other dbt
-    schemas, left by an earlier DuckDB build, are dropped (they would be stale). Returns the
-    number of views."""
+    """Make the DuckDB working copy hold the Spark build's public models: each becomes a table
+    read from its Parquet files in ``version`` (cast to its contract's DuckDB types); the other
+    dbt schemas, left by an earlier DuckDB build, are dropped (they would be stale). Returns the
+    number of tables."""
     models = public_models(manifest_path)
     for schema in sorted(dbt_schemas(manifest_path)):
         con.execute(f"drop schema if exists {schema} cascade")
@@ -168,8 +173,8 @@ def attach_marts(con: duckdb.DuckDBPyConnection, version: Path, manifest_path: P
             select = "*"
         if any(folder.glob("*.parquet")):
             source = f"read_parquet({_quote(folder / '*.parquet')})"
-            con.execute(f"create view {m['schema']}.{m['alias']} as select {select} from {source}")
+            con.execute(f"create table {m['schema']}.{m['alias']} as select {select} from {source}")
         else:  # Spark wrote no file: an empty table
             empty = ", ".join(f'cast(null as {t}) as "{n}"' for n, t in m["columns"]) or "1 as x"
-            con.execute(f"create view {m['schema']}.{m['alias']} as select {empty} where false")
+            con.execute(f"create table {m['schema']}.{m['alias']} as select {empty} where false")
     return len(models)
