@@ -21,12 +21,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: help run build sample-close dashboard test lint format bench ui clean browser fuzz
+.PHONY: help run build sample-close dashboard test lint format bench ui clean browser java fuzz
 
 help:
 	@echo "make run    build the warehouse from $(DATA), then serve the dashboard on 127.0.0.1:$(PORT)"
 	@echo "           (on data/sample: close $(SAMPLE_CLOSE_MONTH), then build its late delivery $(SAMPLE_LATE))"
-	@echo "make test   lint (ruff, sqlfluff) then pytest"
+	@echo "make test   lint (ruff, sqlfluff) then pytest (with the Spark engine's tests: Java, pyspark)"
 	@echo "make fuzz   long randomized reliability runs (docs/reliability.md)"
 	@echo "make lint | make bench | make ui (Dagster UI) | make clean"
 
@@ -42,8 +42,9 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# the bench measures both engines: its extra and the Spark one (`dev` holds both too)
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[bench,spark]'
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml:
@@ -56,6 +57,15 @@ browser:
 	  echo "installing Debian chromium for the browser test"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+
+# Debian's Java runtime for the Spark engine (`custodia build --engine spark`, the Spark tests
+# and bench); PySpark 3.5 runs on Java 17. Installed only when no `java` is on PATH.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "installing Debian default-jre-headless for the Spark engine"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq default-jre-headless >/dev/null; fi; \
 	fi
 
 # --- the two commands -------------------------------------------------------------------
@@ -79,7 +89,7 @@ endif
 dashboard: $(VENV)/.installed
 	$(BIN)/custodia dashboard --warehouse $(CUSTODIA_WAREHOUSE) --port $(PORT)
 
-test: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml browser lint
+test: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml browser java lint
 	$(BIN)/python -m pytest
 
 # The reliability tests with many more examples (hypothesis profile `fuzz`, tests/conftest.py):
@@ -100,7 +110,7 @@ format: $(VENV)/.installed-dev
 # --- the rest ---------------------------------------------------------------------------
 # The benchmark harness (orchestration/bench/, its own extra); options as arguments, e.g.
 # make bench BENCH_ARGS="--scales small --runs 3 --stages build,dashboard"
-bench: $(VENV)/.installed-bench $(DAGSTER_HOME)/dagster.yaml
+bench: $(VENV)/.installed-bench $(DAGSTER_HOME)/dagster.yaml java
 	$(BIN)/python -m orchestration.bench $(BENCH_ARGS)
 
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml

@@ -5,6 +5,11 @@ The build never writes the warehouse readers use. It copies the current warehous
 succeeded replaces the warehouse file with ``os.replace`` (atomic on one filesystem). A reader
 that opened the old file keeps reading it; the next connection sees the new one. A failed build
 removes its working copy and leaves the last good warehouse serving.
+
+Engines (``engine``): ``duckdb`` builds every model inside the working copy; ``spark`` hands
+the validated raw rows to Spark, runs the same dbt project there (target ``spark``) into a
+per-build version directory, and loads that version's Parquet marts into the working copy's
+``marts.*`` before the same atomic publish (orchestration/spark.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import settings
+from orchestration import settings, spark
 
 
 class BuildError(Exception):
@@ -226,6 +231,49 @@ def _print_summary(report: BuildReport, echo: Callable[[str], None]) -> None:
         )
 
 
+def _spark_handoff(work: Path, version: Path) -> StageReport:
+    """The Spark engine's extra stage: the validated raw rows of the working copy as Parquet
+    under ``version`` (orchestration/spark.py)."""
+    start = time.perf_counter()
+    try:
+        con = duckdb.connect(str(work), read_only=True)
+        try:
+            spark.export_raw(con, version)
+        finally:
+            con.close()
+    except (duckdb.Error, OSError) as exc:
+        return _failed_stage("spark handoff", start, exc)
+    return StageReport(name="spark handoff", ok=True, seconds=time.perf_counter() - start)
+
+
+def _failed_stage(name: str, start: float, exc: Exception) -> StageReport:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StageReport(
+        name=name, ok=False, seconds=time.perf_counter() - start, failures=[f"{name}: {first}"]
+    )
+
+
+def _spark_attach(work: Path, version: Path) -> StageReport:
+    """After the Spark dbt build: the working copy's public models are read from the
+    version's Parquet tables."""
+    from orchestration.defs.transform import custodia_dbt_project
+
+    start = time.perf_counter()
+    try:
+        con = duckdb.connect(str(work))
+        try:
+            n = spark.attach_marts(con, version, Path(custodia_dbt_project().manifest_path))
+        finally:
+            con.close()
+    except (duckdb.Error, OSError) as exc:
+        return _failed_stage("attach marts", start, exc)
+    # the raw copy has served (raw.* stays in the DuckDB file)
+    shutil.rmtree(version / "raw", ignore_errors=True)
+    return StageReport(
+        name="attach marts", ok=True, seconds=time.perf_counter() - start, assets_materialized=n
+    )
+
+
 def run_build(
     data: Path,
     warehouse: Path,
@@ -233,6 +281,8 @@ def run_build(
     echo: Callable[[str], None] = print,
     full_refresh: bool = False,
     full_check: bool = False,
+    engine: str = "duckdb",
+    unit_tests: bool = False,
 ) -> BuildReport:
     """Ingest ``data`` and build every model into ``warehouse``; publish only on success.
 
@@ -240,12 +290,23 @@ def run_build(
     every raw row (``custodia build --full-refresh``). An incremental build tests only the rows
     it wrote in the incremental models; ``full_check`` runs every data test over every row
     (``custodia build --full-check``). Refused (BuildError) while another build or close writes
-    the same warehouse (``writer_lock``).
+    the same warehouse (``writer_lock``). ``engine`` ``spark`` runs the dbt models on Spark
+    (orchestration/spark.py; always a full build there) and publishes a DuckDB file whose
+    ``marts.*`` are copied from Spark's Parquet output. ``unit_tests`` also runs the dbt unit
+    tests in the build (the tests use it to check them on Spark).
     """
     data, warehouse = Path(data), Path(warehouse)
+    if engine not in spark.ENGINES:
+        raise BuildError(f"unknown engine {engine!r} (one of {', '.join(spark.ENGINES)})")
     with writer_lock(warehouse):
         return _run_build(
-            data, warehouse, echo=echo, full_refresh=full_refresh, full_check=full_check
+            data,
+            warehouse,
+            echo=echo,
+            full_refresh=full_refresh,
+            full_check=full_check,
+            engine=engine,
+            unit_tests=unit_tests,
         )
 
 
@@ -256,11 +317,15 @@ def _run_build(
     echo: Callable[[str], None],
     full_refresh: bool,
     full_check: bool,
+    engine: str,
+    unit_tests: bool,
 ) -> BuildReport:
     if not data.is_dir():
         raise BuildError(
             f"landing folder {data} does not exist (pass --data or set {settings.LANDING_ENV})"
         )
+    if engine == "spark" and (missing := spark.missing_requirements()):
+        raise BuildError(f"the Spark engine cannot run: {missing}")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     work = warehouse.with_name(warehouse.name + ".building")
     _remove(work)
@@ -269,11 +334,18 @@ def _run_build(
         shutil.copy2(warehouse, work)
 
     report = BuildReport(warehouse=warehouse)
-    echo(f"custodia build: {data} -> {warehouse}")
+    echo(
+        f"custodia build: {data} -> {warehouse}" + (" (engine spark)" if engine == "spark" else "")
+    )
+    env = {settings.WAREHOUSE_ENV: str(work), settings.LANDING_ENV: str(data)}
+    version = None
+    if engine == "spark":
+        version = spark.new_version(spark.spark_root(warehouse))
+        env[spark.SPARK_RAW_ENV] = str(version / "raw")
+        env[spark.SPARK_WAREHOUSE_ENV] = str(version / "warehouse")
+        env[spark.SPARK_JAVA_OPTIONS_ENV] = spark.driver_java_options(version)
     try:
-        with settings.environment(
-            {settings.WAREHOUSE_ENV: str(work), settings.LANDING_ENV: str(data)}
-        ):
+        with settings.environment(env):
             from orchestration.definitions import defs
 
             job = defs.resolve_implicit_global_asset_job_def()
@@ -286,17 +358,29 @@ def _run_build(
                 if not stage_keys:
                     continue
                 echo(f"[{i}/{len(stages)}] {name}: {len(stage_keys)} assets ...")
-                ops = (
-                    {DBT_OP: {"config": {"full_refresh": full_refresh, "full_check": full_check}}}
-                    if name == "dbt build"
-                    else None
-                )
+                if name == "dbt build" and version is not None:
+                    stage = _spark_handoff(work, version)
+                    report.stages.append(stage)
+                    if not stage.ok:
+                        break
+                    echo(f"    raw rows handed to Spark in {stage.seconds:.1f} s")
+                config = {
+                    "full_refresh": full_refresh,
+                    "full_check": full_check,
+                    "target": spark.TARGETS[engine],
+                    "unit_tests": unit_tests,
+                }
+                ops = {DBT_OP: {"config": config}} if name == "dbt build" else None
                 stage = _run_stage(name, job, stage_keys, instance, ops)
                 report.stages.append(stage)
                 for line in stage.failures + stage.warnings:
                     echo(f"    {line}")
                 if not stage.ok:
                     break
+                if name == "dbt build" and version is not None:
+                    stage = _spark_attach(work, version)
+                    report.stages.append(stage)
+                    echo(f"    {stage.assets_materialized} public models read from {version}")
         if work.exists():
             _summarise(work, report)
         _print_summary(report, echo)
@@ -307,10 +391,14 @@ def _run_build(
             os.replace(work, warehouse)
             report.published = True
             echo(f"custodia build: published {warehouse}")
+            # the versions no published file reads any more (the one before stays a while)
+            spark.prune_versions(spark.spark_root(warehouse), keep=version)
         else:
             failed = next((s for s in report.stages if not s.ok), None)
             reason = failed.failures[0] if failed and failed.failures else "no stage ran"
             echo(f"custodia build: FAILED ({reason}); the previous warehouse is unchanged")
     finally:
         _remove(work)
+        if version is not None and not report.published:
+            shutil.rmtree(version, ignore_errors=True)
     return report

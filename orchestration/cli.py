@@ -39,7 +39,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         Path(args.warehouse).expanduser().resolve() if args.warehouse else settings.warehouse_path()
     )
     report = run_build(
-        data, warehouse, echo=print, full_refresh=args.full_refresh, full_check=args.full_check
+        data,
+        warehouse,
+        echo=print,
+        full_refresh=args.full_refresh,
+        full_check=args.full_check,
+        engine=args.engine,
     )
     return 0 if report.ok else 1
 
@@ -130,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run every data test over every row (default: an incremental build tests the "
         "rows it wrote in the incremental models)",
+    )
+    b.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=["duckdb", "spark"],
+        help="where the dbt models run: duckdb (embedded, default) or spark (needs the "
+        "custodia[spark] extra and Java; marts stored as Parquet beside the DuckDB file)",
     )
     b.set_defaults(func=_cmd_build)
 

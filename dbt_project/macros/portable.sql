@@ -42,3 +42,7 @@
 {% macro duckdb__ordered_id_list(expression) -%}
     string_agg(distinct {{ expression }}, ', ' order by {{ expression }})
 {%- endmacro %}
+
+{% macro spark__ordered_id_list(expression) -%}
+    array_join(array_sort(collect_set({{ expression }})), ', ')
+{%- endmacro %}

@@ -20,6 +20,8 @@ then per scale:
   (custody, access and classification: a hand-written DuckDB script and a pandas
   implementation of each, ``orchestration/bench/baselines``) on that warehouse's raw tables,
   each against the dbt time of the mart's ancestry;
+- ``engines``: a full build on DuckDB and on Spark (``--engine spark``, PySpark local mode on
+  the same two cores) of the same export, alternating, with each one's dbt throughput per core;
 - ``incremental``: a build after one new day of deliveries vs the full build;
 - ``redelivery``: a build after a re-delivery of newer versions of ~0.1% of existing keys
   (transfers accepted, event lines whose usage changed) vs the full build;
@@ -37,7 +39,16 @@ from orchestration import settings
 CACHE = settings.PROJECT_ROOT / "data" / "bench"
 SEED = 11
 SCALES = ("tiny", "small", "medium", "large")
-STAGES = ("fixed", "generate", "ingest", "build", "incremental", "redelivery", "dashboard")
+STAGES = (
+    "fixed",
+    "generate",
+    "ingest",
+    "build",
+    "engines",
+    "incremental",
+    "redelivery",
+    "dashboard",
+)
 # the marts the baselines compute: custody, access and classification (the keys of
 # orchestration.bench.baselines.MARTS, which tests/test_bench_baselines.py keeps equal; not
 # imported here, to keep pandas out of the measured build process); the dbt side of each

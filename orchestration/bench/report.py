@@ -28,6 +28,7 @@ BLOCKS = (
     "build",
     "baselines",
     "slowest",
+    "engines",
     "incremental",
     "redelivery",
     "dashboard",
@@ -163,6 +164,7 @@ def figures(results: dict, now: float | None = None) -> dict[str, str]:
             for scale, r in results.get("build", {}).items()
             if r.get("dbt", {}).get("slowest_models")
         ),
+        "engines": _engines(results.get("engines", {})),
         "incremental": _incremental(results.get("incremental", {})),
         "redelivery": _redelivery(results.get("redelivery", {})),
         "dashboard": _table(
@@ -240,6 +242,23 @@ def _baselines(build: dict) -> str:
                 f"({sql['peak_rss_mib']:.0f}) | {core / sql['median_s']:.2f}× | "
                 f"{pdx['median_s']:.1f} ({pdx['peak_rss_mib']:.0f}) | "
                 f"{pdx['median_s'] / core:.2f}× |"
+            )
+    return _table(header, rows)
+
+
+def _engines(engines: dict) -> str:
+    header = ["scale", "rows", "engine", "total s (range)", "peak MiB", "ingest s", "dbt s",
+              "dbt rows/s per core", "load"]  # fmt: skip
+    rows = []
+    for scale, r in engines.items():
+        for engine in ("duckdb", "spark"):
+            e = r.get(engine)
+            if not e:
+                continue
+            rows.append(
+                f"| {scale} | {r['rows']:,} | {engine} | {e['median_s']:.1f} ({_rng(e)}) | "
+                f"{e['peak_rss_mib']:.0f} | {e['ingest_s']:.1f} | {e['dbt_s']:.1f} | "
+                f"{e['rows_per_core_s']:,.0f} | {e.get('load', 0):.1f} |"
             )
     return _table(header, rows)
 

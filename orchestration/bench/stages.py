@@ -131,7 +131,12 @@ def process_started_at() -> float:
 
 
 def child_build(
-    data: str, warehouse: str, out_json: str, full_refresh: bool = False, full_check: bool = False
+    data: str,
+    warehouse: str,
+    out_json: str,
+    full_refresh: bool = False,
+    full_check: bool = False,
+    engine: str = "duckdb",
 ) -> None:
     """Run in the measured subprocess: one ``run_build``, its stages written to ``out_json``
     with the instants the process started, the first stage began and the build returned."""
@@ -145,7 +150,12 @@ def child_build(
             marks.setdefault("first_stage_at", time.time())
 
     report = run_build(
-        Path(data), Path(warehouse), echo=echo, full_refresh=full_refresh, full_check=full_check
+        Path(data),
+        Path(warehouse),
+        echo=echo,
+        full_refresh=full_refresh,
+        full_check=full_check,
+        engine=engine,
     )
     marks["returned_at"] = time.time()
     marks["process_started_at"] = process_started_at()
@@ -213,12 +223,62 @@ def _build_cmd(
     out_json: Path,
     full_refresh: bool = False,
     full_check: bool = False,
+    engine: str = "duckdb",
 ):
     return python(
         "from orchestration.bench.stages import child_build;"
         f"child_build({str(data)!r}, {str(warehouse)!r}, {str(out_json)!r}, {full_refresh!r},"
-        f" {full_check!r})"
+        f" {full_check!r}, {engine!r})"
     )
+
+
+# ---------------------------------------------------------------------------- engines
+
+ENGINE_CORES = 2  # DuckDB's threads (profiles.yml) and Spark's local[2]: the same two cores
+
+
+def bench_engines(scale: str, runs: int) -> dict:
+    """A full build on each engine (``custodia build --engine duckdb|spark``) of the same
+    export in the same run, alternating engines run by run so both see the same machine.
+
+    Per engine: wall time and peak memory of the whole build (the Spark build's process tree
+    holds the JVM), its ingest and dbt stages, and the dbt stage's throughput per core (rows
+    of the export per second per core of the two used).
+    """
+    from orchestration import spark
+
+    folder = generated(scale)
+    rows = sum(count_rows(folder).values())
+    per_engine: dict[str, list] = {"duckdb": [], "spark": []}
+    for _ in range(runs):
+        for engine in per_engine:
+            work = CACHE / f"engines-{scale}-{engine}.duckdb"
+            info = CACHE / f"engines-{scale}-{engine}.json"
+            remove_db(work)
+            shutil.rmtree(spark.spark_root(work), ignore_errors=True)
+            m = run_measured(_build_cmd(folder, work, info, engine=engine), {"DAGSTER_HOME": ""})
+            per_engine[engine].append((m, json.loads(info.read_text())))
+            remove_db(work)
+            shutil.rmtree(spark.spark_root(work), ignore_errors=True)
+    result: dict = {"rows": rows, "cores": ENGINE_CORES}
+    for engine, measured in per_engine.items():
+        secs = [m.seconds for m, _ in measured]
+        dbt_s = statistics.median(i["stages"].get("dbt build", 0) for _, i in measured)
+        result[engine] = {
+            "ok": all(i["ok"] for _, i in measured),
+            "median_s": statistics.median(secs),
+            "min_s": min(secs),
+            "max_s": max(secs),
+            "peak_rss_mib": max(m.peak_rss_mib for m, _ in measured),
+            "load": max(m.load for m, _ in measured),
+            "ingest_s": statistics.median(i["stages"].get("ingest", 0) for _, i in measured),
+            "dbt_s": dbt_s,
+            "models_busy_s": statistics.median(
+                i["dbt"].get("models_busy_s", 0) for _, i in measured
+            ),
+            "rows_per_core_s": rows / (dbt_s * ENGINE_CORES) if dbt_s else 0.0,
+        }
+    return result
 
 
 def bench_build(scale: str, runs: int) -> dict:

@@ -98,9 +98,16 @@ class DbtBuildConfig(dg.Config):
 
     full_refresh: bool = False  # rebuild incremental models from every raw row
     full_check: bool = False  # run every data test over every row (macros/test_scope.sql)
+    target: str = "dev"  # the profiles.yml target: dev (DuckDB) or spark
+    unit_tests: bool = False  # also run the dbt unit tests (the Spark tests use it)
 
 
-def dbt_build_args(full_refresh: bool = False, full_check: bool = False) -> list[str]:
+def dbt_build_args(
+    full_refresh: bool = False,
+    full_check: bool = False,
+    target: str = "dev",
+    unit_tests: bool = False,
+) -> list[str]:
     """The dbt command each run issues; dagster-dbt adds the selection of the run.
 
     Incremental models take only new deliveries unless ``full_refresh`` (``custodia build
@@ -112,8 +119,12 @@ def dbt_build_args(full_refresh: bool = False, full_check: bool = False) -> list
     On an incremental build the tests of incremental models read only the rows the build wrote
     (``macros/test_scope.sql``); ``full_check`` (``custodia build --full-check``, the weekly
     schedule) and ``full_refresh`` run every test over every row.
+    ``target`` names the profiles.yml target (``spark`` for ``custodia build --engine spark``);
+    ``unit_tests`` keeps the unit tests in the run (the Spark tests check them on Spark).
     """
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = ["build"] if unit_tests else ["build", "--exclude-resource-type", "unit_test"]
+    if target != "dev":
+        args += ["--target", target]
     if full_check:
         args += ["--vars", "{custodia_test_scope: all}"]
     return [*args, "--full-refresh"] if full_refresh else args
@@ -188,7 +199,9 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
         # file the warehouse resource resolves for this run.
         with settings.environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
-            args = dbt_build_args(config.full_refresh, config.full_check)
+            args = dbt_build_args(
+                config.full_refresh, config.full_check, config.target, config.unit_tests
+            )
             invocation = dbt.cli(args, context=context)
         yield from invocation.stream()
         keep_run_state(
