@@ -232,13 +232,15 @@ def _print_summary(report: BuildReport, echo: Callable[[str], None]) -> None:
 
 
 def _spark_handoff(work: Path, version: Path) -> StageReport:
-    """The Spark engine's extra stage: the validated raw rows of the working copy as Parquet
-    under ``version`` (orchestration/spark.py)."""
+    """The Spark engine's extra stage: the dbt sources of the working copy (the validated raw
+    rows, the month-end closes) as Parquet under ``version`` (orchestration/spark.py)."""
+    from orchestration.defs.transform import custodia_dbt_project
+
     start = time.perf_counter()
     try:
         con = duckdb.connect(str(work), read_only=True)
         try:
-            spark.export_raw(con, version)
+            spark.export_raw(con, version, Path(custodia_dbt_project().manifest_path))
         finally:
             con.close()
     except (duckdb.Error, OSError) as exc:

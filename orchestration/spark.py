@@ -4,7 +4,8 @@ Ingestion is the same on both engines: it validates the deliveries into the Duck
 (``raw.*``, ``audit.*``). With Spark, each build then gets its own *version* directory under
 the Spark root (``<warehouse>.spark/`` beside the DuckDB file, or ``$CUSTODIA_SPARK_DIR``):
 
-- ``<version>/raw/<entity>/``: the validated raw rows, handed to Spark as Parquet;
+- ``<version>/raw/<schema>/<table>/``: every dbt source, handed to Spark as Parquet: the
+  validated raw rows (``raw.<entity>``) and ``audit.closed_months``;
 - ``<version>/warehouse/``: Spark's warehouse directory, where dbt-spark writes every model as
   a Parquet table (``<schema>.db/<table>/``).
 
@@ -30,8 +31,6 @@ import time
 from pathlib import Path
 
 import duckdb
-
-from orchestration.contract import ENTITIES
 
 ENGINES = ("duckdb", "spark")
 TARGETS = {"duckdb": "dev", "spark": "spark"}  # the dbt_project/profiles.yml target
@@ -117,14 +116,22 @@ def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def export_raw(con: duckdb.DuckDBPyConnection, version: Path) -> Path:
-    """Write every raw table of the working copy as Parquet under ``<version>/raw/``."""
+def dbt_sources(manifest_path: Path) -> list[tuple[str, str]]:
+    """(schema, table) of every dbt source: the raw entities and what Custodia keeps about its
+    own operation (``audit.closed_months``, written by ``custodia close``)."""
+    manifest = json.loads(manifest_path.read_text())
+    return sorted({(s["schema"], s["identifier"]) for s in manifest["sources"].values()})
+
+
+def export_raw(con: duckdb.DuckDBPyConnection, version: Path, manifest_path: Path) -> Path:
+    """Write every dbt source table of the working copy as Parquet under
+    ``<version>/raw/<schema>/<table>/`` (macros/spark.sql registers each one over its folder)."""
     raw = version / "raw"
-    for entity in ENTITIES:
-        folder = raw / entity
+    for schema, table in dbt_sources(manifest_path):
+        folder = raw / schema / table
         folder.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"copy (select * from raw.{entity}) to {_quote(folder / 'part-0.parquet')} "
+            f"copy (select * from {schema}.{table}) to {_quote(folder / 'part-0.parquet')} "
             "(format parquet)"
         )
     return raw

@@ -121,7 +121,10 @@ def sample_builds(tmp_path_factory, sample_warehouse):
 def test_sample_gives_the_same_marts_on_both_engines(sample_builds):
     counts = assert_same_marts(sample_builds["duckdb"], sample_builds["spark"])
     assert counts["marts.fct_sales"] > 1000 and counts["marts.fct_exceptions"] > 50, counts
-    assert all(n > 0 for n in counts.values()), counts
+    # every mart holds rows, but rpt_restatements: no month of the plain sample is closed yet
+    # (the restatement path is compared on DuckDB, tests/test_close.py)
+    empty = {name for name, n in counts.items() if n == 0}
+    assert empty == {"marts.rpt_restatements"}, counts
 
 
 def test_every_dbt_unit_test_and_data_test_passes_on_spark(sample_builds):

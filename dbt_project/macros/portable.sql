@@ -24,6 +24,13 @@
 {%- endmacro %}
 
 
+{#- A percentage to 4 decimals: a decimal, not a double, so that every engine stores the same
+    figure (a double rounded by DuckDB and by Spark can differ in its last bit). -#}
+{% macro percent_type() -%}
+    decimal(18, 4)
+{%- endmacro %}
+
+
 {#- Round a money expression to cents and cast it to the money type. -#}
 {% macro to_money(expression) -%}
     cast(round({{ expression }}, 2) as {{ money_type() }})

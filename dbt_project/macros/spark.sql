@@ -3,9 +3,9 @@
   docs/architecture.md "Engines"). Every macro here is a no-op or the default on DuckDB.
 -#}
 
-{#- on-run-start: make the raw source readable. On DuckDB ingestion wrote raw.* into the
-    warehouse itself; on Spark each entity of the source `raw` is a table over the Parquet
-    files of its validated rows, under $CUSTODIA_SPARK_RAW/<entity>/. -#}
+{#- on-run-start: make the sources readable. On DuckDB ingestion wrote raw.* (and audit.*)
+    into the warehouse itself; on Spark each source table is a table over the Parquet files
+    `custodia build --engine spark` wrote under $CUSTODIA_SPARK_RAW/<schema>/<table>/. -#}
 {% macro register_raw_sources() -%}
     {{ return(adapter.dispatch('register_raw_sources', 'custodia')()) }}
 {%- endmacro %}
@@ -22,14 +22,14 @@
                 ~ 'Parquet files that `custodia build --engine spark` writes') }}
         {%- endif -%}
         {%- set schemas = [] -%}
-        {%- for source in graph.sources.values() if source.source_name == 'raw' -%}
+        {%- for source in graph.sources.values() -%}
             {%- if source.schema not in schemas -%}
                 {%- do run_query('create schema if not exists ' ~ source.schema) -%}
                 {%- do schemas.append(source.schema) -%}
             {%- endif -%}
             {%- do run_query('create table if not exists ' ~ source.schema ~ '.'
                 ~ source.identifier ~ " using parquet location '" ~ location ~ '/'
-                ~ source.identifier ~ "'") -%}
+                ~ source.schema ~ '/' ~ source.identifier ~ "'") -%}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}

@@ -100,7 +100,7 @@ final as (
         {{ to_money('(unit_price - list_price) * quantity') }} as variance_amount,
         case
             when list_price > 0
-                then cast(100 * (unit_price - list_price) / list_price as {{ double_type() }})
+                then cast(100 * (unit_price - list_price) / list_price as {{ percent_type() }})
         end as variance_pct
     from priced
 

@@ -54,9 +54,15 @@ final as (
         cast(sold_amount as {{ money_type() }}) as sold_amount,
         cast(list_amount as {{ money_type() }}) as list_amount,
         cast(variance_amount as {{ money_type() }}) as variance_amount,
+        -- the sums as money first: Spark rounds a quotient of two wide (38-digit) decimals
+        -- to fewer places than the percent keeps, DuckDB does not
         case
             when list_amount > 0
-                then cast(100 * variance_amount / list_amount as {{ double_type() }})
+                then cast(
+                    100 * cast(variance_amount as {{ money_type() }})
+                    / cast(list_amount as {{ money_type() }})
+                    as {{ percent_type() }}
+                )
         end as variance_pct,
         cast(lines_below_list as {{ dbt.type_bigint() }}) as lines_below_list,
         cast(lines_without_list_price as {{ dbt.type_bigint() }}) as lines_without_list_price
