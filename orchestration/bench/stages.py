@@ -383,12 +383,14 @@ def split_last_day(src: Path, dst: Path) -> tuple[Path, Path]:
     return before, after
 
 
-def bench_incremental(scale: str, runs: int, full: dict | None) -> dict:
-    folder = generated(scale)
-    before, after = split_last_day(folder, CACHE / f"incremental-{scale}")
+def _build_on_base(
+    scale: str, before: Path, landing: Path, name: str, runs: int, full: dict | None
+) -> dict:
+    """Builds of ``landing`` on a copy of the base warehouse (``before`` built, kept in the
+    cache), each from a fresh copy; their times against the full build."""
     base = CACHE / f"incremental-{scale}-base.duckdb"
-    work = CACHE / f"incremental-{scale}.duckdb"
-    info = CACHE / f"incremental-{scale}.json"
+    work = CACHE / f"{name}-{scale}.duckdb"
+    info = CACHE / f"{name}-{scale}.json"
     if not base.exists():
         m = run_measured(_build_cmd(before, base, info), {"DAGSTER_HOME": ""})
         print(f"  base build (all but the last day): {m.seconds:.1f} s", flush=True)
@@ -401,8 +403,8 @@ def bench_incremental(scale: str, runs: int, full: dict | None) -> dict:
         shutil.copyfile(base, work)  # what the build does to <warehouse>.building
         copies.append(time.perf_counter() - t)
 
-    new_rows = sum(count_rows(after).values()) - sum(count_rows(before).values())
-    inc = repeat(_build_cmd(after, work, info), runs, {"DAGSTER_HOME": ""}, before=restore)
+    new_rows = sum(count_rows(landing).values()) - sum(count_rows(before).values())
+    inc = repeat(_build_cmd(landing, work, info), runs, {"DAGSTER_HOME": ""}, before=restore)
     stages = json.loads(info.read_text())
     result = {
         "new_rows": new_rows,
@@ -417,6 +419,12 @@ def bench_incremental(scale: str, runs: int, full: dict | None) -> dict:
         result["ratio_to_full"] = inc["median_s"] / full["median_s"]
     remove_db(work)
     return result
+
+
+def bench_incremental(scale: str, runs: int, full: dict | None) -> dict:
+    """A build after one new day of deliveries on the base warehouse (all but the last day)."""
+    before, after = split_last_day(generated(scale), CACHE / f"incremental-{scale}")
+    return _build_on_base(scale, before, after, "incremental", runs, full)
 
 
 # ---------------------------------------------------------------------------- fixed cost
@@ -529,30 +537,6 @@ def make_redelivery(before: Path, dst: Path, share: float = 0.001) -> Path:
 def bench_redelivery(scale: str, runs: int, full: dict | None) -> dict:
     """A build after a re-delivery of ~0.1% of existing keys (``make_redelivery``) on the
     incremental stage's base warehouse (all but the last day), vs the full build."""
-    folder = generated(scale)
-    before, _ = split_last_day(folder, CACHE / f"incremental-{scale}")
+    before, _ = split_last_day(generated(scale), CACHE / f"incremental-{scale}")
     redelivered = make_redelivery(before, CACHE / f"redelivery-{scale}")
-    base = CACHE / f"incremental-{scale}-base.duckdb"
-    work = CACHE / f"redelivery-{scale}.duckdb"
-    info = CACHE / f"redelivery-{scale}.json"
-    if not base.exists():
-        run_measured(_build_cmd(before, base, info), {"DAGSTER_HOME": ""})
-
-    def restore() -> None:
-        remove_db(work)
-        shutil.copyfile(base, work)
-
-    new_rows = sum(count_rows(redelivered).values()) - sum(count_rows(before).values())
-    inc = repeat(_build_cmd(redelivered, work, info), runs, {"DAGSTER_HOME": ""}, before=restore)
-    stages = json.loads(info.read_text())
-    result = {
-        "new_rows": new_rows,
-        "incremental": inc,
-        "stages": stages["stages"],
-        "dbt": {k: v for k, v in stages["dbt"].items() if k != "core_models"},
-    }
-    if full:
-        result["full_s"] = full["median_s"]
-        result["ratio_to_full"] = inc["median_s"] / full["median_s"]
-    remove_db(work)
-    return result
+    return _build_on_base(scale, before, redelivered, "redelivery", runs, full)
