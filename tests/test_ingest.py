@@ -22,8 +22,8 @@ from orchestration.ingest import (
     ingest_entity,
     ingest_landing,
     loader,
-    text_schema,
 )
+from orchestration.ingest.schemas import text_schema
 
 # ---------------------------------------------------------------- helpers (shared)
 

@@ -196,8 +196,10 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         config: DbtBuildConfig,
     ):
-        # dbt's profiles.yml reads the warehouse file from $CUSTODIA_WAREHOUSE: hand it the
-        # file the warehouse resource resolves for this run.
+        # dbt writes the file from its own process: the run's shared connection (ingest steps
+        # of the same run) is closed first. dbt's profiles.yml reads the warehouse file from
+        # $CUSTODIA_WAREHOUSE: hand it the file the warehouse resource resolves for this run.
+        warehouse.release()
         with settings.environment({settings.WAREHOUSE_ENV: str(warehouse.database())}):
             args = dbt_build_args(
                 config.full_refresh, config.full_check, config.target, config.unit_tests

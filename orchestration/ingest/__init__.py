@@ -7,7 +7,11 @@ benchmarks all call these functions.
 - ``ingest_landing(con, landing, entities=None) -> dict[str, list[FileResult]]``: all entities.
 - ``ingest_into(warehouse, landing, entities=None)``: the same, opening the DuckDB file.
 - ``ensure_warehouse(con)``: create the ``raw`` and ``audit`` schemas and tables.
-- ``text_schema(entity)``: the pandera (polars) schema an entity's text is validated with.
+
+The pandera (polars) schema an entity's text is validated with is
+``orchestration.ingest.schemas.text_schema(entity)``, and the validation itself
+``orchestration.ingest.validate.validate``: not imported here, so that importing the package
+(every build and the Dagster definitions do) does not import pandera.
 """
 
 from orchestration.ingest.audit import conservation_violations, ensure_warehouse
@@ -19,8 +23,6 @@ from orchestration.ingest.loader import (
     ingest_landing,
 )
 from orchestration.ingest.readers import FileFault, discover
-from orchestration.ingest.schemas import text_schema
-from orchestration.ingest.validate import validate
 
 __all__ = [
     "FileFault",
@@ -32,6 +34,4 @@ __all__ = [
     "ingest_file",
     "ingest_into",
     "ingest_landing",
-    "text_schema",
-    "validate",
 ]

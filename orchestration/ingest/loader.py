@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -32,7 +33,9 @@ import polars as pl
 from orchestration.contract import ENTITIES, LINEAGE_COLUMNS
 from orchestration.ingest import audit
 from orchestration.ingest.readers import Delivery, FileFault, discover, read_text
-from orchestration.ingest.validate import MissingColumns, Validated, validate
+
+if TYPE_CHECKING:
+    from orchestration.ingest.validate import Validated
 
 FIRST_REASONS = 5  # reasons kept on a FileResult for metadata and logs
 
@@ -101,6 +104,10 @@ def _unchanged(delivery: Delivery, sha: str) -> FileResult:
 
 def _prepare(delivery: Delivery, sha: str) -> _Prepared:
     """Read and validate one file: pure polars/pandera work, safe on a worker thread."""
+    # imported here, not at the top: pandera (with pandas) takes about a second to import, and
+    # a build with no new file never validates anything
+    from orchestration.ingest.validate import MissingColumns, validate
+
     validated: Validated | None = None
     error: str | None = None
     try:
