@@ -79,6 +79,46 @@ def test_assets_materialize_and_checks_report(tmp_path, landing):
     assert all(e.passed for e in again.values())
 
 
+def test_a_run_opens_the_warehouse_once_and_releases_it(tmp_path, landing, monkeypatch):
+    """The run's steps share one connection (each open costs ~25 ms of every build); at the
+    end of the run it is closed, so another process can write the file at once."""
+    opened = []
+    real_connect = duckdb.connect
+
+    def counting_connect(database=":memory:", *args, **kwargs):
+        if str(database).endswith("w.duckdb"):
+            opened.append(database)
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting_connect)
+    result = _materialize(tmp_path, landing)
+    assert result.success
+    assert len(opened) == 1, opened  # 9 assets and 9 checks, one connection
+    monkeypatch.undo()
+    # released: a writer in this process (a second DuckDB instance would be refused while
+    # the run's connection stayed open) opens it at once
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert con.execute("select count(*) from raw.users").fetchall() == [(3,)]
+    con.close()
+
+
+def test_a_failed_step_leaves_no_open_transaction_to_the_next(tmp_path):
+    warehouse = build_resources(warehouse=tmp_path / "w.duckdb")["warehouse"]
+    warehouse.setup_for_execution(dg.build_init_resource_context())
+    try:
+        with pytest.raises(RuntimeError), warehouse.get_connection() as con:
+            con.execute("begin transaction")
+            con.execute("create table t (x integer)")
+            raise RuntimeError("the step failed half-way")
+        with warehouse.get_connection() as con:
+            # the half-done transaction was rolled back, and the connection still works
+            assert con.execute(
+                "select count(*) from information_schema.tables where table_name = 't'"
+            ).fetchall() == [(0,)]
+    finally:
+        warehouse.teardown_after_execution(dg.build_init_resource_context())
+
+
 def test_conservation_check_fails_with_error_when_rows_are_lost(tmp_path, landing):
     _materialize(tmp_path, landing)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
