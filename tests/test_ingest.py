@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def snapshot(
     con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = ("raw", "audit")
 ) -> dict[str, list[tuple]]:
     """Every table of ``schemas``, sorted, without the wall-clock columns (to compare runs)."""
-    clock = {"_loaded_at", "ingested_at", "rejected_at"}
+    clock = {"_loaded_at", "ingested_at", "rejected_at", "file_mtime_ns"}  # file times too
     out = {}
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
@@ -467,6 +468,59 @@ def test_loading_the_same_folder_twice_adds_nothing(landing, con):
     assert snapshot(con) == before
     assert {r.status for rs in second.values() for r in rs} == {"UNCHANGED"}
     assert sum(len(rs) for rs in first.values()) == sum(len(rs) for rs in second.values()) == 5
+
+
+def test_a_file_with_its_recorded_stamp_is_not_read_again(landing, con, monkeypatch):
+    """Size and modification time as recorded: the recorded sha256 stands, the bytes are not
+    hashed again (every build used to hash every delivered file); any other stamp is hashed
+    and judged by its bytes."""
+    _mixed_landing(landing)
+    ingest_landing(con, landing)
+    stamps = rows(
+        con,
+        "select count(*) from audit.ingested_files where file_size is not null"
+        " and file_mtime_ns is not null",
+    )
+    assert stamps == [(5,)]
+    hashed = []
+    real_hash = loader.file_sha256
+    monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p.name) or real_hash(p))
+
+    before = snapshot(con)
+    again = ingest_landing(con, landing)
+    assert hashed == []  # nothing read
+    assert {r.status for rs in again.values() for r in rs} == {"UNCHANGED"}
+    assert snapshot(con) == before
+
+    # touched, same bytes: hashed, still unchanged
+    path = landing / "users" / "users_0001.csv"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    touched = ingest_entity(con, landing, "users")
+    assert hashed == ["users_0001.csv"]
+    assert {r.status for r in touched} == {"UNCHANGED"}
+    assert snapshot(con) == before
+
+    # rewritten (new bytes, new stamp): hashed and taken as a new delivery
+    hashed.clear()
+    write_csv(path, [valid_row("users", 1, full_name="Renamed")])
+    rewritten = ingest_entity(con, landing, "users")
+    assert hashed == ["users_0001.csv"]  # users_0002 kept its stamp
+    assert [r.status for r in rewritten] == ["LOADED", "UNCHANGED"]
+
+
+def test_a_warehouse_from_before_the_stamps_gains_them_and_keeps_its_rows(landing, con):
+    _mixed_landing(landing)
+    ingest_landing(con, landing)
+    con.execute("alter table audit.ingested_files drop column file_size")
+    con.execute("alter table audit.ingested_files drop column file_mtime_ns")
+    before = snapshot(con)
+    again = ingest_landing(con, landing)  # adds the columns; old rows are judged by hash
+    assert {r.status for rs in again.values() for r in rs} == {"UNCHANGED"}
+    assert rows(con, "select count(*) from audit.ingested_files where file_size is null") == [(5,)]
+    after = snapshot(con)
+    assert after["raw.transfers"] == before["raw.transfers"]
+    assert len(after["audit.ingested_files"]) == 5
 
 
 def test_a_changed_file_under_the_same_name_is_a_new_delivery(landing, con):

@@ -23,7 +23,9 @@ create table if not exists audit.ingested_files (
     rows_rejected bigint,
     extra_columns varchar,
     error varchar,
-    ingested_at timestamp not null
+    ingested_at timestamp not null,
+    file_size bigint,
+    file_mtime_ns bigint
 )
 """
 
@@ -83,6 +85,10 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     for entity in ENTITIES.values():
         con.execute(entity.raw_ddl("raw"))
     con.execute(INGESTED_FILES_DDL)
+    # the file's stamp (size, modification time) at ingestion: added to warehouses built
+    # before it was recorded; their rows keep null and are recognised by hash alone
+    con.execute("alter table audit.ingested_files add column if not exists file_size bigint")
+    con.execute("alter table audit.ingested_files add column if not exists file_mtime_ns bigint")
     con.execute(REJECTED_ROWS_DDL)
     con.execute(CLOSED_MONTHS_DDL)
 
@@ -95,6 +101,19 @@ def already_ingested(con: duckdb.DuckDBPyConnection, source_file: str, sha256: s
         [source_file, sha256],
     ).fetchall()
     return bool(rows)
+
+
+def sha_of_unchanged(
+    con: duckdb.DuckDBPyConnection, source_file: str, size: int, mtime_ns: int
+) -> str | None:
+    """The sha256 recorded for ``source_file`` when it was ingested with this exact stamp
+    (size and modification time in nanoseconds), else None: the file must then be hashed."""
+    rows = con.execute(
+        "select sha256 from audit.ingested_files"
+        " where source_file = ? and file_size = ? and file_mtime_ns = ? limit 1",
+        [source_file, size, mtime_ns],
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
