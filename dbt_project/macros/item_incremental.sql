@@ -86,6 +86,18 @@
 {%- endmacro %}
 
 
+{#- A filter keeping only rows about a touched item or a touched user on an incremental run
+    (true on a full one). -#}
+{% macro touched_item_or_user(item_column, user_column) -%}
+    {%- if is_incremental() -%}
+        ({{ item_column }} in ({{ touched('item') }})
+            or {{ user_column }} in ({{ touched('user') }}))
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- Pre-hook of a tagged model: delete the rows about to be re-derived. `condition`, when
     given, replaces the default (the item is touched). -#}
 {% macro delete_touched(condition=none) -%}

@@ -42,7 +42,20 @@ references_events as (
 
 references_items as (
 
-    select * from {{ ref('int_exceptions__references_items') }}
+    -- the family's columns without its incremental bookkeeping (_through_file_id)
+    select
+        exception_id,
+        code,
+        event_id,
+        line_no,
+        item_id,
+        user_id,
+        related_user_id,
+        facility_id,
+        transfer_id,
+        occurred_at,
+        detail
+    from {{ ref('int_exceptions__references_items') }}
 
 ),
 

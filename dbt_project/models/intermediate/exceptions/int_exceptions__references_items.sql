@@ -1,7 +1,14 @@
 {#- UNKNOWN_REFERENCE on items and transfers: an item naming a product that is not in the
     catalog or an unknown initial custodian, a transfer naming an item that does not exist or
     an unknown custodian at either end (ORG is a valid custodian). One row per record and
-    unknown reference, whatever the transfer's status. Key columns: seed exception_codes. -#}
+    unknown reference, whatever the transfer's status. Key columns: seed exception_codes.
+
+    Item-grained incremental (macros/item_incremental.sql): a row depends on its item's or
+    transfer's record (a changed transfer touches its item), on the product catalog (a new
+    product version touches the items naming it) and on the users (a new user version touches
+    that user), so a build re-derives the rows of touched items and touched users only; the
+    pre-hook (_int_exceptions.yml) deletes exactly those. -#}
+-- depends_on: {{ ref('int_touched_entities') }}
 with
 
 inventory_items as (
@@ -36,6 +43,10 @@ transfer_instants as (
             when transfer_status = 'ACCEPTED' then effective_at else created_at
         end as recorded_at
     from transfers
+    -- on an incremental build, the transfers of touched items or naming a touched user
+    where
+        {{ touched_item_or_user('item_id', 'from_custodian_id') }}
+        or {{ touched_item_or_user('item_id', 'to_custodian_id') }}
 
 ),
 
@@ -49,7 +60,9 @@ unknown_item_product as (
     from inventory_items
     left join products
         on inventory_items.catalog_number = products.catalog_number
-    where products.catalog_number is null
+    where
+        products.catalog_number is null
+        and {{ only_touched('inventory_items.item_id') }}
 
 ),
 
@@ -66,6 +79,8 @@ unknown_item_custodian as (
     where
         users.user_id is null
         and inventory_items.initial_custodian_id <> 'ORG'
+        and {{ touched_item_or_user('inventory_items.item_id',
+            'inventory_items.initial_custodian_id') }}
 
 ),
 
@@ -79,7 +94,9 @@ unknown_transfer_item as (
     from transfer_instants
     left join inventory_items
         on transfer_instants.item_id = inventory_items.item_id
-    where inventory_items.item_id is null
+    where
+        inventory_items.item_id is null
+        and {{ only_touched('transfer_instants.item_id') }}
 
 ),
 
@@ -120,6 +137,7 @@ unknown_transfer_user as (
     where
         users.user_id is null
         and transfer_ends.custodian_id <> 'ORG'
+        and {{ touched_item_or_user('transfer_ends.item_id', 'transfer_ends.custodian_id') }}
 
 ),
 
@@ -139,7 +157,8 @@ final as (
 
     select
         {{ exception_id() }} as exception_id,
-        family_exceptions.*
+        family_exceptions.*,
+        {{ through_file_id() }} as _through_file_id
     from family_exceptions
 
 )
