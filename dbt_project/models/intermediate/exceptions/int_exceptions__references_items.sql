@@ -46,7 +46,7 @@ transfer_instants as (
     -- on an incremental build, the transfers of touched items or naming a touched user
     where
         {{ touched_item_or_user('item_id', 'from_custodian_id') }}
-        or {{ touched_item_or_user('item_id', 'to_custodian_id') }}
+        or {{ only_touched('to_custodian_id', 'user') }}
 
 ),
 
