@@ -231,7 +231,8 @@ create or replace temp table f_fct_facility_stock_access as select * from b_resu
 STEPS["event_lines_mart"] = """
 create or replace temp table f_fct_event_lines as
 select s.event_id, s.line_no, s.item_id, s.event_type, e.event_status, e.event_date,
-       e.submitted_at, e.facility_id, s.representative_id, l.usage_status, s.line_at, i.catalog_number, s.quantity, s.unit_price, s.no_charge,
+       e.submitted_at, e.facility_id, s.representative_id, l.usage_status, s.line_at,
+       i.catalog_number, s.quantity, s.unit_price, s.no_charge,
        s.usage_class, s.is_submitted, s.is_consuming, p.access_path, s.custodian_at_use,
        case when s.usage_class = 'SALE' then round(s.unit_price * s.quantity, 2)
             else 0 end::decimal(18, 2) as expected_amount,

@@ -81,69 +81,126 @@ _FS = "usage_class = 'NON_SALE_FACILITY_STOCK'"
 _SUBMITTED_CONSUMING = "is_submitted and is_consuming"
 _BRANCHES = [
     # billing
-    _row('DOUBLE_BILLED', 'line_at', 'billed facility stock', **_LINE) + " "
+    _row("DOUBLE_BILLED", "line_at", "billed facility stock", **_LINE) + " "
     f"from f_fct_event_lines where {_FS} and billed_amount > 0",
-    _row('UNBILLED_SALE', 'line_at', 'sale not billed', **_LINE) + " from f_fct_event_lines "
+    _row("UNBILLED_SALE", "line_at", "sale not billed", **_LINE) + " from f_fct_event_lines "
     "where event_type = 'CASE' and usage_class = 'SALE' and billed_amount = 0",
-    _row('BILLED_AMOUNT_MISMATCH', 'line_at', 'billed <> expected', **_LINE) + " "
+    _row("BILLED_AMOUNT_MISMATCH", "line_at", "billed <> expected", **_LINE) + " "
     "from f_fct_event_lines where event_type = 'CASE' and usage_class in ('SALE', 'NO_CHARGE') "
     "and billed_amount > 0 and billed_amount <> expected_amount",
-    _row('SOLD_TWICE', 'line_at', 'sold beyond its quantity', **_LINE) + " from ("
+    _row("SOLD_TWICE", "line_at", "sold beyond its quantity", **_LINE) + " from ("
     "select *, sum(quantity) over (partition by item_id order by line_at, event_id, line_no "
     "rows between unbounded preceding and current row) as sold_so_far from f_fct_event_lines "
     "where usage_class = 'SALE' and is_single_use) where sold_so_far > item_quantity",
     # facility stock
-    _row('FS_WRONG_FACILITY', 'line_at', 'used at another facility', **_LINE) + " "
+    _row("FS_WRONG_FACILITY", "line_at", "used at another facility", **_LINE) + " "
     f"from f_fct_event_lines where {_FS} and coalesce(facility_id <> stock_facility_id, true)",
-    _row('FS_INELIGIBLE_REP', 'line_at', 'no path to the seller', **_LINE) + " "
+    _row("FS_INELIGIBLE_REP", "line_at", "no path to the seller", **_LINE) + " "
     f"from f_fct_event_lines where {_FS} and access_path is null",
-    _row('MIXED_CASE', 'min(line_at)', 'facility stock and consigned lines',
-            event_id='event_id', user_id='representative_id', facility_id='facility_id') + " "
+    _row(
+        "MIXED_CASE",
+        "min(line_at)",
+        "facility stock and consigned lines",
+        event_id="event_id",
+        user_id="representative_id",
+        facility_id="facility_id",
+    )
+    + " "
     "from f_fct_event_lines where event_type = 'CASE' "
     "group by event_id, representative_id, facility_id "
     f"having count(*) filter ({_FS}) > 0 "
     "and count(*) filter (usage_class in ('SALE', 'NO_CHARGE')) > 0",
-    _row('FS_TRANSFERRED', 'transferred_at', 'facility stock transferred',
-            item_id='item_id', facility_id='stock_facility_id', transfer_id='transfer_id') + " "
+    _row(
+        "FS_TRANSFERRED",
+        "transferred_at",
+        "facility stock transferred",
+        item_id="item_id",
+        facility_id="stock_facility_id",
+        transfer_id="transfer_id",
+    )
+    + " "
     "from f_transfer_states where is_facility_stock and not is_item_inactive",
-    _row('FS_RETURNED', 'line_at', 'facility stock returned',
-            **{**_LINE, 'facility_id': 'stock_facility_id'}) + " "
+    _row(
+        "FS_RETURNED",
+        "line_at",
+        "facility stock returned",
+        **{**_LINE, "facility_id": "stock_facility_id"},
+    )
+    + " "
     "from f_fct_event_lines where event_type = 'RETURN' and is_submitted and is_consuming "
     "and is_facility_stock and is_item_active",
     # custody and acting users
-    _row('OUTSIDE_CUSTODY', 'line_at', 'no path to the custodian', **_LINE) + " "
+    _row("OUTSIDE_CUSTODY", "line_at", "no path to the custodian", **_LINE) + " "
     "from f_fct_event_lines where event_type = 'CASE' "
     "and usage_class in ('SALE', 'NO_CHARGE') and access_path is null",
-    _row('SO_NOT_IN_CUSTODY', 'line_at', 'sold outside own custody', **_LINE) + " "
+    _row("SO_NOT_IN_CUSTODY", "line_at", "sold outside own custody", **_LINE) + " "
     f"from f_fct_event_lines where event_type = 'STOCKING_ORDER' and {_SUBMITTED_CONSUMING} "
     "and coalesce(custodian_at_use <> representative_id, true)",
-    _row('TRANSFER_NOT_FROM_CUSTODIAN', 'transferred_at', 'not from the custodian',
-            item_id='item_id', transfer_id='transfer_id') + " "
+    _row(
+        "TRANSFER_NOT_FROM_CUSTODIAN",
+        "transferred_at",
+        "not from the custodian",
+        item_id="item_id",
+        transfer_id="transfer_id",
+    )
+    + " "
     "from f_transfer_states where coalesce(from_custodian_id <> custodian_before, true)",
-    _row('NON_CUSTODIAL_HOLDER', 'c.valid_from', 'held by a non-custodial role',
-            item_id='c.item_id', user_id='c.custodian_id', transfer_id='c.transfer_id') + " "
+    _row(
+        "NON_CUSTODIAL_HOLDER",
+        "c.valid_from",
+        "held by a non-custodial role",
+        item_id="c.item_id",
+        user_id="c.custodian_id",
+        transfer_id="c.transfer_id",
+    )
+    + " "
     "from b_custody_intervals c join b_users u on u.user_id = c.custodian_id "
     "where u.role not in ('SALES', 'DISTRIBUTOR')",
-    _row('CUSTODIAN_ONLY_REP', 'e.event_date', 'custodian-only representative',
-            event_id='e.event_id', user_id='e.representative_id', facility_id='e.facility_id') + " "
+    _row(
+        "CUSTODIAN_ONLY_REP",
+        "e.event_date",
+        "custodian-only representative",
+        event_id="e.event_id",
+        user_id="e.representative_id",
+        facility_id="e.facility_id",
+    )
+    + " "
     "from b_events e join b_users u on u.user_id = e.representative_id "
     "where e.event_type = 'CASE' and u.is_custodian_only",
     # item life
-    _row('INACTIVE_ITEM_USED', 'line_at', 'line on an inactive item', **_LINE) + " "
+    _row("INACTIVE_ITEM_USED", "line_at", "line on an inactive item", **_LINE) + " "
     f"from f_fct_event_lines where {_SUBMITTED_CONSUMING} and not is_item_active",
-    _row('INACTIVE_ITEM_USED', 'transferred_at', 'transfer of an inactive item',
-            item_id='item_id', transfer_id='transfer_id') + " "
+    _row(
+        "INACTIVE_ITEM_USED",
+        "transferred_at",
+        "transfer of an inactive item",
+        item_id="item_id",
+        transfer_id="transfer_id",
+    )
+    + " "
     "from f_transfer_states where is_item_inactive",
-    _row('EXPIRED_ITEM_USED', 'line_at', 'used after expiry', **_LINE) + " "
+    _row("EXPIRED_ITEM_USED", "line_at", "used after expiry", **_LINE) + " "
     f"from f_fct_event_lines where {_SUBMITTED_CONSUMING} and expiration_date is not null "
     "and line_at::date > expiration_date",
     # links
-    _row('LINK_INVALID_ROLES', 'linked_at', 'link between wrong roles',
-            user_id='distributor_user_id', related_user_id='sales_user_id') + " "
+    _row(
+        "LINK_INVALID_ROLES",
+        "linked_at",
+        "link between wrong roles",
+        user_id="distributor_user_id",
+        related_user_id="sales_user_id",
+    )
+    + " "
     "from f_links where (is_distributor_known and distributor_role <> 'DISTRIBUTOR') "
     "or (is_sales_known and sales_role <> 'SALES')",
-    _row('LINK_OVERLAP', 'linked_at', 'linked to two distributors at once',
-            user_id='sales_user_id', related_user_id='distributor_user_id') + " "
+    _row(
+        "LINK_OVERLAP",
+        "linked_at",
+        "linked to two distributors at once",
+        user_id="sales_user_id",
+        related_user_id="distributor_user_id",
+    )
+    + " "
     "from (select distinct later.sales_user_id, later.distributor_user_id, later.linked_at "
     "from f_links later join f_links earlier on later.sales_user_id = earlier.sales_user_id "
     "and later.distributor_user_id <> earlier.distributor_user_id "
@@ -154,42 +211,103 @@ _BRANCHES = [
     "and (later.unlinked_at is null or later.linked_at < later.unlinked_at) "
     "and (earlier.unlinked_at is null or earlier.linked_at < earlier.unlinked_at))",
     # unknown references: lines, events
-    _row('UNKNOWN_REFERENCE', 'l.updated_at', 'line of an unknown event',
-            event_id='l.event_id', line_no='l.line_no') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "l.updated_at",
+        "line of an unknown event",
+        event_id="l.event_id",
+        line_no="l.line_no",
+    )
+    + " "
     "from b_lines l anti join b_events e on e.event_id = l.event_id",
-    _row('UNKNOWN_REFERENCE', 'coalesce(e.line_at, l.updated_at)', 'unknown item',
-            event_id='l.event_id', line_no='l.line_no', item_id='l.item_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "coalesce(e.line_at, l.updated_at)",
+        "unknown item",
+        event_id="l.event_id",
+        line_no="l.line_no",
+        item_id="l.item_id",
+    )
+    + " "
     "from b_lines l left join b_events e on e.event_id = l.event_id "
     "where not exists (select 1 from b_items i where i.item_id = l.item_id)",
-    _row('UNKNOWN_REFERENCE', 'e.event_date', 'unknown representative',
-            event_id='e.event_id', user_id='e.representative_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "e.event_date",
+        "unknown representative",
+        event_id="e.event_id",
+        user_id="e.representative_id",
+    )
+    + " "
     "from b_events e anti join b_users u on u.user_id = e.representative_id",
-    _row('UNKNOWN_REFERENCE', 'e.event_date', 'unknown facility',
-            event_id='e.event_id', facility_id='e.facility_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "e.event_date",
+        "unknown facility",
+        event_id="e.event_id",
+        facility_id="e.facility_id",
+    )
+    + " "
     "from b_events e anti join b_facilities f on f.facility_id = e.facility_id",
     # unknown references: items, transfers
-    _row('UNKNOWN_REFERENCE', 'i.created_at', 'unknown product', item_id='i.item_id') + " "
+    _row("UNKNOWN_REFERENCE", "i.created_at", "unknown product", item_id="i.item_id") + " "
     "from b_items i anti join b_products p on p.catalog_number = i.catalog_number",
-    _row('UNKNOWN_REFERENCE', 'i.created_at', 'unknown initial custodian',
-            item_id='i.item_id', user_id='i.initial_custodian_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "i.created_at",
+        "unknown initial custodian",
+        item_id="i.item_id",
+        user_id="i.initial_custodian_id",
+    )
+    + " "
     "from b_items i anti join b_users u on u.user_id = i.initial_custodian_id "
     "where i.initial_custodian_id <> 'ORG'",
-    _row('UNKNOWN_REFERENCE', 't.recorded_at', 'transfer of an unknown item',
-            item_id='t.item_id', transfer_id='t.transfer_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "t.recorded_at",
+        "transfer of an unknown item",
+        item_id="t.item_id",
+        transfer_id="t.transfer_id",
+    )
+    + " "
     "from f_transfer_ends t anti join b_items i on i.item_id = t.item_id where t.end_no = 1",
-    _row('UNKNOWN_REFERENCE', 't.recorded_at', 'unknown transfer end',
-            item_id='t.item_id', user_id='t.custodian_id', transfer_id='t.transfer_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "t.recorded_at",
+        "unknown transfer end",
+        item_id="t.item_id",
+        user_id="t.custodian_id",
+        transfer_id="t.transfer_id",
+    )
+    + " "
     "from f_transfer_ends t anti join b_users u on u.user_id = t.custodian_id "
     "where t.custodian_id <> 'ORG'",
     # unknown references: links, sharing settings
-    _row('UNKNOWN_REFERENCE', 'linked_at', 'link to an unknown distributor',
-            user_id='distributor_user_id', related_user_id='sales_user_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "linked_at",
+        "link to an unknown distributor",
+        user_id="distributor_user_id",
+        related_user_id="sales_user_id",
+    )
+    + " "
     "from f_links where not is_distributor_known",
-    _row('UNKNOWN_REFERENCE', 'linked_at', 'link to an unknown sales user',
-            user_id='distributor_user_id', related_user_id='sales_user_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "linked_at",
+        "link to an unknown sales user",
+        user_id="distributor_user_id",
+        related_user_id="sales_user_id",
+    )
+    + " "
     "from f_links where not is_sales_known",
-    _row('UNKNOWN_REFERENCE', 's.effective_at', 'sharing of an unknown distributor',
-            user_id='s.distributor_user_id') + " "
+    _row(
+        "UNKNOWN_REFERENCE",
+        "s.effective_at",
+        "sharing of an unknown distributor",
+        user_id="s.distributor_user_id",
+    )
+    + " "
     "from b_sharing s anti join b_users u on u.user_id = s.distributor_user_id",
 ]
 

@@ -74,7 +74,8 @@ def _typed(column: Column) -> tuple[str, list[str]]:
 def _reader(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true, ignore_errors = true)"
+        options = "all_varchar = true, header = true, ignore_errors = true"
+        return f"read_csv({_sql_text(str(path))}, {options})"
     if suffix == ".parquet":
         return f"read_parquet({_sql_text(str(path))})"
     return None
