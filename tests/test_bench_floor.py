@@ -19,7 +19,7 @@ from histories import Landing, random_history
 from oracle.builder import World
 
 from orchestration import settings
-from orchestration.bench.baselines import floor
+from orchestration.bench.baselines import floor, floor_load
 from orchestration.build import run_build
 from orchestration.contract import ENTITIES
 
@@ -110,14 +110,17 @@ def test_floor_raises_all_19_codes_on_the_sample(sample_floor):
     assert len(seed) == 19 and sorted(codes) == sorted(seed)
 
 
-def test_floor_loads_the_rows_ingestion_loads(sample_floor, sample_warehouse):
+def test_floor_loads_the_rows_ingestion_loads(sample_dir, sample_warehouse):
     """Rows that cannot be typed are skipped, as ingestion sets them aside."""
-    sample_floor.execute(f"attach if not exists '{sample_warehouse}' as wh (read_only)")
+    con = floor.connect()
+    floor_load.load(con, sample_dir)
+    con.execute(f"attach '{sample_warehouse}' as wh (read_only)")
     for name, entity in ENTITIES.items():
         cols = ", ".join(entity.column_names)
         a, b = f"select {cols} from w.raw.{name}", f"select {cols} from wh.raw.{name}"
-        assert sample_floor.execute(f"select count(*) from ({a} except all {b})").fetchone() == (0,)
-        assert sample_floor.execute(f"select count(*) from ({b} except all {a})").fetchone() == (0,)
+        assert con.execute(f"select count(*) from ({a} except all {b})").fetchone() == (0,)
+        assert con.execute(f"select count(*) from ({b} except all {a})").fetchone() == (0,)
+    con.close()
 
 
 def test_the_floor_runs_as_a_process(sample_dir):

@@ -23,9 +23,17 @@ from pathlib import Path
 import duckdb
 
 from orchestration.bench.baselines import duckdb_sql, floor_exceptions, floor_load
+from orchestration.contract import ENTITIES
 from orchestration.settings import PROJECT_ROOT
 
-_newest = duckdb_sql._newest  # noqa: SLF001 - one newest-version rule for both scripts
+
+def _newest(table: str, key: str) -> str:
+    """The newest version per key of ``w.raw.<table>`` (docs/rules.md, "Newest version"):
+    the row with the highest (updated_at, _file_id, _row_number), found by a hash aggregate
+    over row ids (several times faster than a window sort of whole rows under 3 GB)."""
+    newest = "arg_max(rowid, (updated_at, _file_id, _row_number))"
+    return f"where rowid in (select {newest} from w.raw.{table} group by {key})"
+
 
 # --- staging: the duckdb_sql tables with every column the marts show (same names, so the
 # duckdb_sql steps read them unchanged)
@@ -36,7 +44,7 @@ select trim(item_id) as item_id, trim(catalog_number) as catalog_number, lot_num
        serial_number, quantity, coalesce(quantity, 0) as item_quantity, expiration_date,
        trim(initial_custodian_id) as initial_custodian_id, created_at, updated_at
 from w.raw.inventory_items
-{_newest("item_id")};
+{_newest("inventory_items", "item_id")};
 """,
     "products": f"""
 create or replace temp table b_products as
@@ -45,7 +53,7 @@ select trim(catalog_number) as catalog_number, description as product_descriptio
        list_price::decimal(18, 2) as list_price, unit_cost::decimal(18, 2) as unit_cost,
        updated_at
 from w.raw.products
-{_newest("catalog_number")};
+{_newest("products", "catalog_number")};
 """,
     "events": f"""
 create or replace temp table b_events as
@@ -57,7 +65,7 @@ select trim(event_id) as event_id, upper(trim(event_type)) as event_type,
        case when upper(trim(event_type)) = 'CASE' then event_date
             else coalesce(submitted_at, updated_at) end as line_at
 from w.raw.events
-{_newest("event_id")};
+{_newest("events", "event_id")};
 """,
     "lines": f"""
 create or replace temp table b_lines as
@@ -68,7 +76,7 @@ select trim(event_id) as event_id, line_no, trim(item_id) as item_id, quantity,
        unit_price, coalesce(no_charge, false) as no_charge,
        coalesce(billed_amount, 0)::decimal(18, 2) as billed_amount, updated_at
 from w.raw.event_lines
-{_newest("event_id, line_no")};
+{_newest("event_lines", "event_id, line_no")};
 """,
     "transfers": f"""
 create or replace temp table b_transfers as
@@ -78,7 +86,7 @@ select trim(transfer_id) as transfer_id, trim(item_id) as item_id,
        coalesce(responded_at, updated_at, created_at) as effective_at,
        created_at, responded_at, updated_at
 from w.raw.transfers
-{_newest("transfer_id")};
+{_newest("transfers", "transfer_id")};
 """,
     "users": f"""
 create or replace temp table b_users as
@@ -87,14 +95,14 @@ select trim(user_id) as user_id, email, full_name, upper(trim(role)) as role,
        coalesce(is_active, true) as is_active, commission_rate::decimal(9, 4) as commission_rate,
        region, created_at, updated_at
 from w.raw.users
-{_newest("user_id")};
+{_newest("users", "user_id")};
 """,
     "facilities": f"""
 create or replace temp table b_facilities as
 select trim(facility_id) as facility_id, name as facility_name, state,
        coalesce(contract_complete, false) as contract_complete, updated_at
 from w.raw.facilities
-{_newest("facility_id")};
+{_newest("facilities", "facility_id")};
 """,
 }
 
@@ -220,7 +228,7 @@ where is_facility_stock;
 """
 
 STEPS["custody_mart"] = """
-create or replace temp table f_fct_custody_intervals as select * from b_custody_intervals;
+create or replace temp view f_fct_custody_intervals as select * from b_custody_intervals;
 """
 STEPS["access_mart"] = """
 create or replace temp table f_fct_facility_stock_access as select * from b_result;
@@ -315,9 +323,21 @@ select levels.*, coalesce(eligible.eligible_users, 0)::bigint as eligible_users,
 from levels left join eligible using (facility_id, catalog_number);
 """
 
+# each entity is staged as soon as it is read and its raw table dropped: the raw rows and the
+# staged ones never all sit in memory together (the same 3 GB as a build)
+STAGED_FROM = {
+    "users": "users",
+    "distributor_links": "links",
+    "sharing_settings": "sharing",
+    "facilities": "facilities",
+    "products": "products",
+    "inventory_items": "items",
+    "transfers": "transfers",
+    "events": "events",
+    "event_lines": "lines",
+}
 SCRIPT = [
-    "items", "products", "events", "lines", "transfers", "users", "links", "sharing",
-    "facilities", "dims", "sequence", "deactivations", "custody", "custody_mart", "as_of",
+    "dims", "sequence", "deactivations", "custody", "custody_mart", "as_of",
     "facility_stock_access", "paths", "facility_stock_access_result", "access_mart",
     "life", "items_now", "event_lines", "paths", "event_lines_mart", "reports",
     *floor_exceptions.SCRIPT,
@@ -335,7 +355,10 @@ EXCEPTION_CODES = PROJECT_ROOT / "dbt_project" / "seeds" / "exception_codes.csv"
 
 def run(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
     """Read ``landing`` and compute every mart into the temp tables ``f_<mart>``."""
-    floor_load.load(con, landing)
+    for entity in ENTITIES.values():
+        floor_load.load_entity(con, landing, entity)
+        con.execute(STEPS[STAGED_FROM[entity.name]])
+        con.execute(f"drop table w.raw.{entity.name}")
     con.execute(
         "create or replace temp table b_exception_codes as select code, severity "
         f"from read_csv('{EXCEPTION_CODES}', header = true, all_varchar = true)"

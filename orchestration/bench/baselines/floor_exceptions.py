@@ -37,10 +37,9 @@ with accepted as (
     where t.status = 'ACCEPTED'
 ),
 live_before as (
-    select transfer_id,
-           lag(custodian_id) over (partition by item_id order by interval_no) as custodian_before
+    select transfer_id, previous_custodian_id as custodian_before
     from b_custody_intervals
-    qualify transfer_id is not null
+    where transfer_id is not null
 ),
 not_live_before as (
     select a.transfer_id, c.custodian_id as custodian_before
