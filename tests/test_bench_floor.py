@@ -159,3 +159,17 @@ def test_floor_mart_equals_the_warehouse_mart_on_random_histories(history_build,
     con, warehouse = history_build
     _cols, only_floor, only_warehouse = _differences(con, warehouse, mart)
     assert only_floor == [] and only_warehouse == [], (only_floor, only_warehouse)
+
+
+def test_a_quoted_empty_key_far_down_a_file_is_skipped(tmp_path):
+    """The floor reads the contract's CSV dialect, not a sniffed one: a quoted ``""`` after the
+    sniffer's sample is an empty key (ingestion rejects the row), not two quote characters."""
+    (tmp_path / "users").mkdir()
+    header = ",".join(ENTITIES["users"].column_names)
+    row = "{},a@b.c,A B,SALES,false,true,0.1000,West,2024-01-01T00:00:00Z,2024-01-01T00:00:00Z"
+    lines = [header] + [row.format(f"U{n}") for n in range(25_000)] + [row.format('""')]
+    (tmp_path / "users" / "users_0001.csv").write_text("\n".join(lines) + "\n")
+    con = floor.connect()
+    floor_load.load_entity(con, tmp_path, ENTITIES["users"])
+    counts = con.execute("select count(*), count(distinct user_id) from w.raw.users").fetchone()
+    assert counts == (25_000, 25_000)

@@ -36,6 +36,9 @@ _DECIMAL = {"money": ("decimal(18,2)", 2), "rate": ("decimal(9,4)", 4)}
 # typed by the CSV reader itself (a value it cannot parse skips the row: ignore_errors);
 # the other columns are read as text and checked here
 _NATIVE = {"timestamp": "TIMESTAMPTZ", "date": "DATE"}
+# the dialect of the export contract, not sniffed: a sniffer that sees no quoted field in its
+# sample would read a later quoted "" as two quote characters instead of an empty value
+_CSV = "header = true, delim = ',', quote = '\"', escape = '\"'"
 
 
 def _sql_text(value: str) -> str:
@@ -129,13 +132,13 @@ def _csv_select(con, entity: Entity, paths: list[Path], all_paths: list[str]) ->
     """Every usable CSV file of the entity in one typed read; ``_file_id`` is the file's
     position in ``all_paths`` (delivery order), ``_row_number`` increases within a file (the
     reader keeps the files' order and their rows' order)."""
-    one = "header = true, all_varchar = true"
+    one = f"{_CSV}, all_varchar = true"
     files = [str(p) for p in paths if _usable(con, entity, f"read_csv({_sql_text(str(p))}, {one})")]
     if not files:
         return None
     types = {c.name: _NATIVE.get(c.type, "VARCHAR") for c in entity.columns}
     reader = (
-        f"read_csv({files}, header = true, union_by_name = true, filename = true, "
+        f"read_csv({files}, {_CSV}, union_by_name = true, filename = true, "
         f"ignore_errors = true, types = {types}, auto_type_candidates = ['VARCHAR'])"
     )
     select, where = _columns(entity, native=True)
