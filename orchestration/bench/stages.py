@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestration import settings
 from orchestration.bench import CACHE, CORE_MARTS, SEED
-from orchestration.bench.measure import python, remove_db, repeat, run_measured
+from orchestration.bench.measure import python, remove_db, repeat, run_measured, summary
 
 # ---------------------------------------------------------------------------- generate
 
@@ -235,17 +235,6 @@ def _build_cmd(
 # ---------------------------------------------------------------------------- floor
 
 
-def _summary(measures: list) -> dict:
-    secs = [m.seconds for m in measures]
-    return {
-        "median_s": statistics.median(secs),
-        "min_s": min(secs),
-        "max_s": max(secs),
-        "peak_rss_mib": max(m.peak_rss_mib for m in measures),
-        "load": max(m.load for m in measures),
-    }
-
-
 def bench_floor(scale: str, runs: int) -> dict:
     """A full ``custodia build`` into an empty warehouse vs the floor on the same export,
     alternating run by run so both see the same machine.
@@ -265,7 +254,7 @@ def bench_floor(scale: str, runs: int) -> dict:
         builds.append(run_measured(build_cmd, {"DAGSTER_HOME": ""}))
         remove_db(work)
         floors.append(run_measured(floor_cmd))
-    result = {"build": _summary(builds), "floor": _summary(floors)}
+    result = {"build": summary(builds), "floor": summary(floors)}
     result["ratio_build_to_floor"] = result["build"]["median_s"] / result["floor"]["median_s"]
     return result
 
@@ -337,7 +326,7 @@ def bench_build(scale: str, runs: int) -> dict:
         measures.append(run_measured(cmd, env))
         stage_runs.append(json.loads(info.read_text()))
     result = {
-        **_summary(measures),
+        **summary(measures),
         "ingest_s": statistics.median(r["stages"].get("ingest", 0) for r in stage_runs),
         "dbt_s": statistics.median(r["stages"].get("dbt build", 0) for r in stage_runs),
         "dbt": stage_runs[-1]["dbt"],
