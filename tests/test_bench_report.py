@@ -100,6 +100,7 @@ def _results() -> dict:
                 "dbt": {"slowest_models": [["stg_transfers", 0.3]]},
             }
         },
+        "floor": {"tiny": {"build": measure, "floor": measure, "ratio_build_to_floor": 1.0}},
         "incremental": {},
         "dashboard": {"tiny": {"pages": {"overview": {"p50_ms": 10.0, "p95_ms": 12.0}}}},
         "notes": [],
@@ -133,6 +134,7 @@ def test_a_partial_run_keeps_the_figures_it_did_not_measure(tmp_path):
     after = doc.read_text()
     assert "| earlier | figures |" in after  # the incremental stage did not run: kept
     assert "| tiny | overview | 10 | 12 |" in after  # the dashboard stage ran: written
+    assert "| tiny | 2.0 (1.5–2.5) | 100 | 2.0 (1.5–2.5) | 100 | 1.00× | 0.5 |" in after  # floor
     assert NOT_MEASURED not in after
 
 

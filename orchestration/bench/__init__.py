@@ -20,6 +20,9 @@ then per scale:
   (custody, access and classification: a hand-written DuckDB script and a pandas
   implementation of each, ``orchestration/bench/baselines``) on that warehouse's raw tables,
   each against the dbt time of the mart's ancestry;
+- ``floor``: a full build vs the floor (``orchestration/bench/baselines/floor.py``): every mart
+  and all 19 exception codes computed by hand in one in-memory DuckDB process from the same
+  files, alternating run by run; issue 13 measures the build as a multiple of it;
 - ``engines``: a full build on DuckDB and on Spark (``--engine spark``, PySpark local mode on
   the same two cores) of the same export, alternating, with each one's dbt throughput per core;
 - ``incremental``: a build after one new day of deliveries vs the full build;
@@ -44,6 +47,7 @@ STAGES = (
     "generate",
     "ingest",
     "build",
+    "floor",
     "engines",
     "incremental",
     "redelivery",

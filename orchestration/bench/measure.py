@@ -76,13 +76,18 @@ def repeat(cmd: list[str], runs: int, env: dict | None = None, before=None) -> d
         if before:
             before()
         ms.append(run_measured(cmd, env))
-    secs = [m.seconds for m in ms]
+    return summary(ms)
+
+
+def summary(measures: list[Measure]) -> dict:
+    """Median and range of the wall times, the highest peak and load of several runs."""
+    secs = [m.seconds for m in measures]
     return {
         "median_s": statistics.median(secs),
         "min_s": min(secs),
         "max_s": max(secs),
-        "peak_rss_mib": max(m.peak_rss_mib for m in ms),
-        "load": max(m.load for m in ms),
+        "peak_rss_mib": max(m.peak_rss_mib for m in measures),
+        "load": max(m.load for m in measures),
     }
 
 

@@ -27,6 +27,7 @@ BLOCKS = (
     "ingest",
     "build",
     "baselines",
+    "floor",
     "slowest",
     "engines",
     "incremental",
@@ -157,6 +158,7 @@ def figures(results: dict, now: float | None = None) -> dict[str, str]:
         "ingest": _ingest(results.get("ingest", {})),
         "build": _build(results.get("build", {})),
         "baselines": _baselines(results.get("build", {})),
+        "floor": _floor(results.get("floor", {})),
         "slowest": "\n\n".join(
             f"Slowest dbt models ({scale}): "
             + ", ".join(f"`{n}` {s:.1f} s" for n, s in r["dbt"]["slowest_models"])
@@ -243,6 +245,20 @@ def _baselines(build: dict) -> str:
                 f"{pdx['median_s']:.1f} ({pdx['peak_rss_mib']:.0f}) | "
                 f"{pdx['median_s'] / core:.2f}× |"
             )
+    return _table(header, rows)
+
+
+def _floor(floor: dict) -> str:
+    header = ["scale", "build s (range)", "build peak MiB", "floor s (range)", "floor peak MiB",
+              "build ÷ floor", "load"]  # fmt: skip
+    rows = [
+        f"| {scale} | {r['build']['median_s']:.1f} ({_rng(r['build'])}) | "
+        f"{r['build']['peak_rss_mib']:.0f} | {r['floor']['median_s']:.1f} ({_rng(r['floor'])}) | "
+        f"{r['floor']['peak_rss_mib']:.0f} | {r['ratio_build_to_floor']:.2f}× | "
+        f"{max(r['build'].get('load', 0), r['floor'].get('load', 0)):.1f} |"
+        for scale, r in floor.items()
+        if r
+    ]
     return _table(header, rows)
 
 

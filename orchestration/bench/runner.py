@@ -133,6 +133,8 @@ def run(options: Options) -> dict:
                 figures = stages.bench_ingest(scale, options.runs)
             elif stage == "build":
                 figures = stages.bench_build(scale, options.runs)
+            elif stage == "floor":
+                figures = stages.bench_floor(scale, options.runs)
             elif stage == "engines":
                 figures = stages.bench_engines(scale, options.runs)
             elif stage == "incremental":

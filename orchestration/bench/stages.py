@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestration import settings
 from orchestration.bench import CACHE, CORE_MARTS, SEED
-from orchestration.bench.measure import python, remove_db, repeat, run_measured
+from orchestration.bench.measure import python, remove_db, repeat, run_measured, summary
 
 # ---------------------------------------------------------------------------- generate
 
@@ -232,6 +232,33 @@ def _build_cmd(
     )
 
 
+# ---------------------------------------------------------------------------- floor
+
+
+def bench_floor(scale: str, runs: int) -> dict:
+    """A full ``custodia build`` into an empty warehouse vs the floor on the same export,
+    alternating run by run so both see the same machine.
+
+    The floor (``orchestration.bench.baselines.floor``) is timed as a whole process: Python
+    start, reading every file, computing every mart into in-memory tables. Both figures are
+    measured here, whatever the ``build`` stage measured, so the ratio compares one moment.
+    """
+    folder = generated(scale)
+    work = CACHE / f"floor-{scale}.duckdb"
+    info = CACHE / f"floor-{scale}.json"
+    build_cmd = _build_cmd(folder, work, info)
+    floor_cmd = [sys.executable, "-m", "orchestration.bench.baselines.floor", str(folder)]
+    builds, floors = [], []
+    for _ in range(runs):
+        remove_db(work)
+        builds.append(run_measured(build_cmd, {"DAGSTER_HOME": ""}))
+        remove_db(work)
+        floors.append(run_measured(floor_cmd))
+    result = {"build": summary(builds), "floor": summary(floors)}
+    result["ratio_build_to_floor"] = result["build"]["median_s"] / result["floor"]["median_s"]
+    return result
+
+
 # ---------------------------------------------------------------------------- engines
 
 ENGINE_CORES = 2  # DuckDB's threads (profiles.yml) and Spark's local[2]: the same two cores
@@ -298,13 +325,8 @@ def bench_build(scale: str, runs: int) -> dict:
         fresh()
         measures.append(run_measured(cmd, env))
         stage_runs.append(json.loads(info.read_text()))
-    secs = [m.seconds for m in measures]
     result = {
-        "median_s": statistics.median(secs),
-        "min_s": min(secs),
-        "max_s": max(secs),
-        "peak_rss_mib": max(m.peak_rss_mib for m in measures),
-        "load": max(m.load for m in measures),
+        **summary(measures),
         "ingest_s": statistics.median(r["stages"].get("ingest", 0) for r in stage_runs),
         "dbt_s": statistics.median(r["stages"].get("dbt build", 0) for r in stage_runs),
         "dbt": stage_runs[-1]["dbt"],

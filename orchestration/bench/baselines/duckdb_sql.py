@@ -177,14 +177,16 @@ with moves as (
 sequenced as (
     select *,
            row_number() over w as interval_no,
-           lead(moved_at) over w as valid_to
+           lead(moved_at) over w as valid_to,
+           lag(custodian_id) over w as previous_custodian_id
     from moves
     window w as (partition by item_id order by move_order, moved_at, transfer_id)
 )
 select item_id || '#' || interval_no as custody_interval_id,
        s.item_id, interval_no::bigint as interval_no, s.custodian_id,
        case when s.custodian_id = 'ORG' then 'ORG' else u.role end as custodian_role,
-       s.moved_at as valid_from, s.valid_to, s.transfer_id, s.valid_to is null as is_current
+       s.moved_at as valid_from, s.valid_to, s.transfer_id, s.valid_to is null as is_current,
+       s.previous_custodian_id
 from sequenced s
 left join b_users u on u.user_id = s.custodian_id;
 """
