@@ -250,15 +250,26 @@ def _baselines(build: dict) -> str:
 
 def _floor(floor: dict) -> str:
     header = ["scale", "build s (range)", "build peak MiB", "floor s (range)", "floor peak MiB",
-              "build ÷ floor", "load"]  # fmt: skip
-    rows = [
-        f"| {scale} | {r['build']['median_s']:.1f} ({_rng(r['build'])}) | "
-        f"{r['build']['peak_rss_mib']:.0f} | {r['floor']['median_s']:.1f} ({_rng(r['floor'])}) | "
-        f"{r['floor']['peak_rss_mib']:.0f} | {r['ratio_build_to_floor']:.2f}× | "
-        f"{max(r['build'].get('load', 0), r['floor'].get('load', 0)):.1f} |"
-        for scale, r in floor.items()
-        if r
-    ]
+              "build ÷ floor", "floor at the build's 3 GB s (peak MiB)", "build ÷ that",
+              "load"]  # fmt: skip
+    rows = []
+    for scale, r in floor.items():
+        if not r:
+            continue
+        budget = r.get("floor_build_budget")
+        at_budget = (
+            f"{budget['median_s']:.1f} ({budget['peak_rss_mib']:.0f}) | "
+            f"{r['ratio_build_to_budget_floor']:.2f}×"
+            if budget
+            else "not measured | "
+        )
+        load = max(x.get("load", 0) for x in (r["build"], r["floor"], budget or {}))
+        rows.append(
+            f"| {scale} | {r['build']['median_s']:.1f} ({_rng(r['build'])}) | "
+            f"{r['build']['peak_rss_mib']:.0f} | {r['floor']['median_s']:.1f} "
+            f"({_rng(r['floor'])}) | {r['floor']['peak_rss_mib']:.0f} | "
+            f"{r['ratio_build_to_floor']:.2f}× | {at_budget} | {load:.1f} |"
+        )
     return _table(header, rows)
 
 

@@ -248,14 +248,19 @@ def bench_floor(scale: str, runs: int) -> dict:
     info = CACHE / f"floor-{scale}.json"
     build_cmd = _build_cmd(folder, work, info)
     floor_cmd = [sys.executable, "-m", "orchestration.bench.baselines.floor", str(folder)]
-    builds, floors = [], []
+    builds, floors, budgeted = [], [], []
     for _ in range(runs):
         remove_db(work)
         builds.append(run_measured(build_cmd, {"DAGSTER_HOME": ""}))
         remove_db(work)
-        floors.append(run_measured(floor_cmd))
+        floors.append(run_measured([*floor_cmd, "plain"]))
+        budgeted.append(run_measured([*floor_cmd, "build_budget"]))
     result = {"build": summary(builds), "floor": summary(floors)}
+    result["floor_build_budget"] = summary(budgeted)
     result["ratio_build_to_floor"] = result["build"]["median_s"] / result["floor"]["median_s"]
+    result["ratio_build_to_budget_floor"] = (
+        result["build"]["median_s"] / result["floor_build_budget"]["median_s"]
+    )
     return result
 
 
