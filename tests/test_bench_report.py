@@ -134,7 +134,9 @@ def test_a_partial_run_keeps_the_figures_it_did_not_measure(tmp_path):
     after = doc.read_text()
     assert "| earlier | figures |" in after  # the incremental stage did not run: kept
     assert "| tiny | overview | 10 | 12 |" in after  # the dashboard stage ran: written
-    floor_row = "| tiny | 2.0 (1.5–2.5) | 100 | 2.0 (1.5–2.5) | 100 | 1.00× | not measured |  | 0.5 |"
+    floor_row = (
+        "| tiny | 2.0 (1.5–2.5) | 100 | 2.0 (1.5–2.5) | 100 | 1.00× | not measured |  | 0.5 |"
+    )
     assert floor_row in after  # floor
     assert NOT_MEASURED not in after
 
