@@ -60,7 +60,9 @@ def _point_at_warehouse(request, monkeypatch):
 
 
 def mart(warehouse: Path, sql: str, params=None) -> pd.DataFrame:
-    """What the marts say: an independent read-only query."""
+    """What the marts say: an independent read-only query (the dashboard's kept connection
+    closed first: DuckDB refuses a connection with other settings beside it)."""
+    connection.close_kept()
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql, params).df()
