@@ -1004,6 +1004,42 @@ def test_rebuilt_warehouse_is_picked_up(tmp_path, monkeypatch):
     assert metric(at, "Units on hand") == ui.units(expected[0]) != before
 
 
+def test_a_page_opens_the_warehouse_once(tmp_path, monkeypatch):
+    """A page's queries share one kept connection: the file is opened once, not per query."""
+    path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
+    monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
+    opened = []
+    real_connect = connection.connect
+    monkeypatch.setattr(connection, "connect", lambda p=None: opened.append(p) or real_connect(p))
+    connection._cached_query.clear()
+    at = open_page("facility_stock")
+    assert not at.error
+    assert len(opened) == 1
+
+
+def test_the_kept_connection_follows_a_rebuild_and_lets_go_when_idle(tmp_path, monkeypatch):
+    """The kept connection is dropped when the file is replaced (the next query reads the new
+    build), and closed once idle, so another process may then open the file to write."""
+    path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
+    monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
+    monkeypatch.setattr(connection, "KEEP_OPEN_SECONDS", 0.3)
+    sql = "select sum(quantity_on_hand) as q from marts.fct_facility_stock"
+    old = connection.query(sql, cached=False)["q"].iloc[0]
+    staged = build_fixture_warehouse(tmp_path / "staging" / "custodia.duckdb")
+    con = duckdb.connect(str(staged))
+    con.execute("update marts.fct_facility_stock set quantity_on_hand = quantity_on_hand + 5")
+    new = con.execute(sql).fetchone()[0]
+    con.close()
+    assert new != old
+    os.replace(staged, path)
+    assert connection.query(sql, cached=False)["q"].iloc[0] == new
+    writer = [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}).close()"]
+    assert subprocess.run(writer, capture_output=True).returncode != 0  # held while in use
+    time.sleep(1.0)
+    assert connection._kept is None
+    subprocess.run(writer, check=True, capture_output=True)  # idle: the file is free
+
+
 def test_a_rebuild_during_a_long_query_does_not_poison_the_cache(tmp_path, monkeypatch):
     """While a connection to the old file is open, DuckDB hands new connections the old
     instance; what they read must not be cached as the new warehouse."""

@@ -21,6 +21,7 @@ rebuilt warehouse is picked up on the next rerun.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -149,6 +150,7 @@ class _Kept:
         self.con = con
         self.users = 0
         self.retired = False
+        self.last_used = time.monotonic()
         self.timer: threading.Timer | None = None
 
 
@@ -188,8 +190,20 @@ def close_kept() -> None:
 
 def _close_if_idle(kept: _Kept) -> None:
     with _kept_lock:
-        if not kept.users and not kept.retired:
+        kept.timer = None
+        if kept.retired or kept.users:
+            return  # in use: its last release arms the timer again
+        idle = time.monotonic() - kept.last_used
+        if idle >= KEEP_OPEN_SECONDS:
             _retire(kept)
+        else:
+            _arm(kept, KEEP_OPEN_SECONDS - idle)
+
+
+def _arm(kept: _Kept, seconds: float) -> None:
+    kept.timer = threading.Timer(seconds, _close_if_idle, args=(kept,))
+    kept.timer.daemon = True
+    kept.timer.start()
 
 
 def _acquire(path: Path, stamp: tuple[int, int, int]) -> _Kept | None:
@@ -211,9 +225,6 @@ def _acquire(path: Path, stamp: tuple[int, int, int]) -> _Kept | None:
                 con.close()
                 return None
             kept = _kept = _Kept(path, stamp, con)
-        if kept.timer is not None:
-            kept.timer.cancel()
-            kept.timer = None
         kept.users += 1
         return kept
 
@@ -223,12 +234,11 @@ def _release(kept: _Kept) -> None:
         kept.users -= 1
         if kept.users:
             return
+        kept.last_used = time.monotonic()
         if kept.retired:
             _close_kept(kept)
-        else:
-            kept.timer = threading.Timer(KEEP_OPEN_SECONDS, _close_if_idle, args=(kept,))
-            kept.timer.daemon = True
-            kept.timer.start()
+        elif kept.timer is None:  # one timer at a time: it re-arms itself while in use
+            _arm(kept, KEEP_OPEN_SECONDS)
 
 
 @contextlib.contextmanager
@@ -340,12 +350,21 @@ def _run(path: Path, sql: str, params: Mapping[str, Any] | None) -> pd.DataFrame
             ) from exc
 
 
-@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+# Results are kept as DataFrames (st.cache_resource) and each caller gets its own copy, cheap
+# (Arrow-backed text is shared, never copied): st.cache_data would pickle every result it stores
+# and unpickle it on every hit, a tenth of a page's time for the ~100k-row facility-stock
+# levels. The parameters are keyed by their pickle (`_params` itself is not hashed): Streamlit's
+# hasher walks a list item by item, ~25 ms for the thousand item ids of the stock page.
+@st.cache_resource(ttl=600, max_entries=512, show_spinner=False)
 def _cached_query(
-    path: str, stamp: tuple[int, int, int], sql: str, params: Mapping[str, Any] | None
+    path: str,
+    stamp: tuple[int, int, int],
+    sql: str,
+    params_key: bytes,
+    _params: Mapping[str, Any] | None,
 ) -> pd.DataFrame:
-    del stamp  # part of the cache key only
-    return _run(Path(path), sql, params)
+    del stamp, params_key  # part of the cache key only
+    return _run(Path(path), sql, _params)
 
 
 def query(
@@ -359,7 +378,8 @@ def query(
     params = dict(params) if params else None
     if not cached or _older_version_open(stamp):
         return _run(path, sql, params)  # may still see the previous build: do not cache it
-    return _cached_query(str(path), stamp, sql, params)
+    key = pickle.dumps(params, protocol=pickle.HIGHEST_PROTOCOL)
+    return _cached_query(str(path), stamp, sql, key, params).copy()
 
 
 def _first_line(exc: BaseException) -> str:
