@@ -1004,6 +1004,38 @@ def test_rebuilt_warehouse_is_picked_up(tmp_path, monkeypatch):
     assert metric(at, "Units on hand") == ui.units(expected[0]) != before
 
 
+def test_monthly_charts_read_the_same_figures_off_the_monthly_marts(warehouse):
+    """The sales and non-sale charts read the build's monthly aggregates: the same frame, to
+    the dtype, as aggregating the ledger or usage lines when the page loads."""
+    from dashboards.queries import non_sale_usage, sales
+
+    by_month = sales.sales_by_month()
+    expected = mart(
+        warehouse,
+        """
+        select date_trunc('month', sold_at)::date as month, representative_id,
+               sum(amount) as amount, sum(commission_amount) as commission_amount
+        from marts.fct_sales
+        group by all
+        order by month, representative_id
+        """,
+    )
+    assert len(by_month) > 10
+    pd.testing.assert_frame_equal(by_month, expected, check_exact=True)
+    assert sales.sales_months() == sorted(
+        {pd.Timestamp(m).date() for m in expected["month"].dropna()}, reverse=True
+    )
+    reps = list(by_month["representative_id"].unique()[:3])
+    for facilities, representatives in [((), ()), ((), reps)]:
+        monthly = non_sale_usage.non_sale_by_month(facilities, representatives)
+        # a date range far outside the data cuts nothing: the page aggregates the lines
+        of_lines = non_sale_usage.non_sale_by_month(
+            facilities, representatives, date(1900, 1, 1), date(2999, 12, 31)
+        )
+        assert len(monthly) > 0
+        pd.testing.assert_frame_equal(monthly, of_lines, check_exact=True)
+
+
 def test_a_page_opens_the_warehouse_once(tmp_path, monkeypatch):
     """A page's queries share one kept connection: the file is opened once, not per query."""
     path = build_fixture_warehouse(tmp_path / "custodia.duckdb")

@@ -414,6 +414,8 @@ REQUIRED_MARTS = (
     "fct_facility_stock_access",
     "fct_event_lines",
     "fct_sales",
+    "rpt_sales_monthly",
+    "rpt_non_sale_monthly",
     "fct_exceptions",
     "dim_exception_codes",
     "rpt_stock_levels",
