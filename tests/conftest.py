@@ -51,9 +51,9 @@ def _dashboard_connection_closed():
 
 
 def _close_kept_connection() -> None:
-    connection = sys.modules.get("dashboards.queries.connection")  # imported only if in use
-    if connection is not None:
-        connection.close_kept()
+    from dbt_support import close_dashboard_connection
+
+    close_dashboard_connection()
 
 
 @pytest.fixture(scope="session")
