@@ -221,7 +221,11 @@ def _acquire(path: Path, stamp: tuple[int, int, int]) -> _Kept | None:
                 if any(version != stamp for version in _live_versions):
                     return None
             con = connect(path)
-            if _stamp(path) != stamp:  # replaced while opening: which file is it?
+            try:
+                replaced = _stamp(path) != stamp  # replaced while opening: which file is it?
+            except WarehouseMissing:
+                replaced = True
+            if replaced:
                 con.close()
                 return None
             kept = _kept = _Kept(path, stamp, con)
