@@ -40,6 +40,22 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bounded"))
 
 
+@pytest.fixture(autouse=True)
+def _dashboard_connection_closed():
+    """Each test starts and ends without the dashboard's kept warehouse connection
+    (``dashboards.queries.connection``): a test may open the file with other settings, which
+    DuckDB refuses while a connection with different settings is open in the process."""
+    _close_kept_connection()
+    yield
+    _close_kept_connection()
+
+
+def _close_kept_connection() -> None:
+    from dbt_support import close_dashboard_connection
+
+    close_dashboard_connection()
+
+
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE

@@ -174,6 +174,22 @@ SCHEMA: dict[str, dict[str, str]] = {
         "quantity_expiring_90d": B,
         "eligible_users": B,
     },
+    "marts.rpt_sales_monthly": {
+        "month": D,
+        "representative_id": V,
+        "line_count": B,
+        "units": B,
+        "amount": M,
+        "commission_amount": M,
+    },
+    "marts.rpt_non_sale_monthly": {
+        "month": D,
+        "facility_id": V,
+        "representative_id": V,
+        "units": B,
+        "stock_value": M,
+        "line_count": B,
+    },
     "marts.rpt_reconciliation_monthly": {
         "month": D,
         "facility_id": V,
@@ -473,8 +489,8 @@ def build_fixture_warehouse(path: Path) -> Path:
 
 
 def _derive_reports(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill the marts derived from other marts (the two reports and the non-sale usage) from
-    the facts, as the dbt models would."""
+    """Fill the marts derived from other marts (the reports and the non-sale usage) from the
+    facts, as the dbt models would."""
     con.execute(
         """
         insert into marts.fct_non_sale_usage
@@ -557,6 +573,24 @@ def _derive_reports(con: duckdb.DuckDBPyConnection) -> None:
                 where usage_class = 'NON_SALE_FACILITY_STOCK'), 0),
             coalesce(sum(quantity * fs_price) filter (where event_type = 'RETURN'), 0)
         from lines
+        group by all
+        """
+    )
+    con.execute(
+        """
+        insert into marts.rpt_sales_monthly
+        select date_trunc('month', sold_at)::date, representative_id, count(*), sum(quantity),
+               sum(amount), sum(commission_amount)
+        from marts.fct_sales
+        group by all
+        """
+    )
+    con.execute(
+        """
+        insert into marts.rpt_non_sale_monthly
+        select date_trunc('month', event_date)::date, facility_id, representative_id,
+               sum(quantity), sum(quantity * unit_price), count(*)
+        from marts.fct_non_sale_usage
         group by all
         """
     )

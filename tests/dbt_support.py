@@ -82,7 +82,16 @@ def run_dbt(args: list[str], warehouse: Path, work: Path) -> subprocess.Complete
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
 
 
+def close_dashboard_connection() -> None:
+    """Close the dashboard's kept warehouse connection, if this process has one: DuckDB refuses
+    a connection to the same file with other settings beside it."""
+    connection = sys.modules.get("dashboards.queries.connection")  # imported only if in use
+    if connection is not None:
+        connection.close_kept()
+
+
 def fetch(warehouse: Path, sql: str) -> list[dict]:
+    close_dashboard_connection()
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         cur = con.execute(sql)

@@ -24,6 +24,7 @@ import duckdb
 import pytest
 import yaml
 from conftest import SAMPLE, SAMPLE_CLOSE_MONTH, SAMPLE_LATE
+from dbt_support import close_dashboard_connection
 from streamlit.testing.v1 import AppTest
 
 from dashboards import ui
@@ -49,6 +50,7 @@ def _sha(path: Path) -> str:
 
 
 def _rows(warehouse: Path, sql: str, params=None) -> list[tuple]:
+    close_dashboard_connection()  # DuckDB refuses other settings beside the page's connection
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql, params).fetchall()

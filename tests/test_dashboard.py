@@ -60,7 +60,9 @@ def _point_at_warehouse(request, monkeypatch):
 
 
 def mart(warehouse: Path, sql: str, params=None) -> pd.DataFrame:
-    """What the marts say: an independent read-only query."""
+    """What the marts say: an independent read-only query (the dashboard's kept connection
+    closed first: DuckDB refuses a connection with other settings beside it)."""
+    connection.close_kept()
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql, params).df()
@@ -1000,6 +1002,74 @@ def test_rebuilt_warehouse_is_picked_up(tmp_path, monkeypatch):
     os.replace(staged, path)
     rerun(at)
     assert metric(at, "Units on hand") == ui.units(expected[0]) != before
+
+
+def test_monthly_charts_read_the_same_figures_off_the_monthly_marts(warehouse):
+    """The sales and non-sale charts read the build's monthly aggregates: the same frame, to
+    the dtype, as aggregating the ledger or usage lines when the page loads."""
+    from dashboards.queries import non_sale_usage, sales
+
+    by_month = sales.sales_by_month()
+    expected = mart(
+        warehouse,
+        """
+        select date_trunc('month', sold_at)::date as month, representative_id,
+               sum(amount) as amount, sum(commission_amount) as commission_amount
+        from marts.fct_sales
+        group by all
+        order by month, representative_id
+        """,
+    )
+    assert len(by_month) > 10
+    pd.testing.assert_frame_equal(by_month, expected, check_exact=True)
+    assert sales.sales_months() == sorted(
+        {pd.Timestamp(m).date() for m in expected["month"].dropna()}, reverse=True
+    )
+    reps = list(by_month["representative_id"].unique()[:3])
+    for facilities, representatives in [((), ()), ((), reps)]:
+        monthly = non_sale_usage.non_sale_by_month(facilities, representatives)
+        # a date range far outside the data cuts nothing: the page aggregates the lines
+        of_lines = non_sale_usage.non_sale_by_month(
+            facilities, representatives, date(1900, 1, 1), date(2999, 12, 31)
+        )
+        assert len(monthly) > 0
+        pd.testing.assert_frame_equal(monthly, of_lines, check_exact=True)
+
+
+def test_a_page_opens_the_warehouse_once(tmp_path, monkeypatch):
+    """A page's queries share one kept connection: the file is opened once, not per query."""
+    path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
+    monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
+    opened = []
+    real_connect = connection.connect
+    monkeypatch.setattr(connection, "connect", lambda p=None: opened.append(p) or real_connect(p))
+    connection._cached_query.clear()
+    at = open_page("facility_stock")
+    assert not at.error
+    assert len(opened) == 1
+
+
+def test_the_kept_connection_follows_a_rebuild_and_lets_go_when_idle(tmp_path, monkeypatch):
+    """The kept connection is dropped when the file is replaced (the next query reads the new
+    build), and closed once idle, so another process may then open the file to write."""
+    path = build_fixture_warehouse(tmp_path / "custodia.duckdb")
+    monkeypatch.setenv("CUSTODIA_WAREHOUSE", str(path))
+    monkeypatch.setattr(connection, "KEEP_OPEN_SECONDS", 0.3)
+    sql = "select sum(quantity_on_hand) as q from marts.fct_facility_stock"
+    old = connection.query(sql, cached=False)["q"].iloc[0]
+    staged = build_fixture_warehouse(tmp_path / "staging" / "custodia.duckdb")
+    con = duckdb.connect(str(staged))
+    con.execute("update marts.fct_facility_stock set quantity_on_hand = quantity_on_hand + 5")
+    new = con.execute(sql).fetchone()[0]
+    con.close()
+    assert new != old
+    os.replace(staged, path)
+    assert connection.query(sql, cached=False)["q"].iloc[0] == new
+    writer = [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}).close()"]
+    assert subprocess.run(writer, capture_output=True).returncode != 0  # held while in use
+    time.sleep(1.0)
+    assert connection._kept is None
+    subprocess.run(writer, check=True, capture_output=True)  # idle: the file is free
 
 
 def test_a_rebuild_during_a_long_query_does_not_poison_the_cache(tmp_path, monkeypatch):

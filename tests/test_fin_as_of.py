@@ -311,6 +311,7 @@ def test_dbt_var_as_of_evaluates_the_marts_at_that_date(var_warehouse, warehouse
             strict=True,
         )
     )
+    h.close_dashboard_connection()  # the page's kept connection: other settings below
     data = oracle.load_from_duckdb(warehouse)
     stock, access = _oracle_at(data, t)
     assert sum(r["quantity_on_hand"] for r in rows) == sum(s[4] for s in stock)

@@ -154,6 +154,9 @@ def published(tmp_path_factory, base, delivery):
     finally:
         stop.set()
         thread.join(timeout=30)
+        # the dashboard keeps its connection open a moment: close it before _figures opens the
+        # file with other settings (DuckDB refuses both in one process)
+        connection.close_kept()
         if saved is None:
             os.environ.pop(settings.WAREHOUSE_ENV, None)
         else:

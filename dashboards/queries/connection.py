@@ -5,11 +5,14 @@ build summary and the finance page's closed months, the audit records (schema ``
 Nothing else: no raw, staging or intermediate tables. The SQL of each page lives in the module
 named after it; every module of ``dashboards.queries`` runs it through `query` here.
 
-Reading while a build runs: each query opens its own short-lived, read-only connection to the
-file named by ``$CUSTODIA_WAREHOUSE`` (read when the query runs). The build publishes a new
-warehouse by replacing the file atomically (``os.replace``), so a fresh connection sees either
-the old or the new warehouse, never half of one. If the file is briefly locked by a writer, the
-query retries for a few seconds, then reports the warehouse as busy.
+Reading while a build runs: each query runs on a cursor of one read-only connection kept open
+on the current version of the file named by ``$CUSTODIA_WAREHOUSE`` (read when the query runs).
+The build publishes a new warehouse by replacing the file atomically (``os.replace``): the next
+query finds the file replaced, drops the kept connection (a connection keeps reading the file it
+opened, whole) and opens the new file, so a query sees either the old or the new warehouse,
+never half of one. The kept connection closes once the dashboard has been idle for
+``KEEP_OPEN_SECONDS``. If the file is briefly locked by a writer, opening retries for a few
+seconds, then reports the warehouse as busy.
 
 Results are cached per query and per version of the file (path, inode, size, mtime), so a
 rebuilt warehouse is picked up on the next rerun.
@@ -18,6 +21,7 @@ rebuilt warehouse is picked up on the next rerun.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -127,12 +131,136 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
 _live_lock = threading.Lock()
 _live_versions: dict[tuple[int, int, int], int] = {}
 
+# Opening a warehouse (and closing the last connection to it) costs tens of milliseconds, more
+# than most page queries: a page of seven queries spent half its time there. So one read-only
+# connection is kept per file version and every query runs on a cursor of it (its own
+# connection to the same database instance: safe across threads). It is dropped as soon as a
+# query finds the file replaced (the build's os.replace: the kept connection still reads the
+# old, whole file, and holds its space on disk until then), and closed once no query has used it
+# for KEEP_OPEN_SECONDS, so an idle dashboard does not hold the file.
+KEEP_OPEN_SECONDS = 5.0
+
+
+class _Kept:
+    """The connection kept open on one version of the warehouse file."""
+
+    def __init__(self, path: Path, stamp: tuple[int, int, int], con: duckdb.DuckDBPyConnection):
+        self.path = path
+        self.stamp = stamp
+        self.con = con
+        self.users = 0
+        self.retired = False
+        self.last_used = time.monotonic()
+        self.timer: threading.Timer | None = None
+
+
+_kept_lock = threading.Lock()
+_kept: _Kept | None = None
+
+
+def _close_kept(kept: _Kept) -> None:
+    """Close `kept` now (the caller holds `_kept_lock`, and `kept` has no user)."""
+    global _kept
+    if kept.timer is not None:
+        kept.timer.cancel()
+        kept.timer = None
+    if _kept is kept:
+        _kept = None
+    kept.con.close()
+
+
+def _retire(kept: _Kept) -> None:
+    """No new query gets `kept`; it closes when its last query ends (caller holds the lock)."""
+    global _kept
+    kept.retired = True
+    if _kept is kept:
+        _kept = None
+    if not kept.users:
+        _close_kept(kept)
+
+
+def close_kept() -> None:
+    """Close the kept connection now (or as soon as its running queries end): e.g. before
+    this process opens the warehouse itself with other settings, which DuckDB refuses while a
+    connection with different settings is open."""
+    with _kept_lock:
+        if _kept is not None:
+            _retire(_kept)
+
+
+def _close_if_idle(kept: _Kept) -> None:
+    with _kept_lock:
+        kept.timer = None
+        if kept.retired or kept.users:
+            return  # in use: its last release arms the timer again
+        idle = time.monotonic() - kept.last_used
+        if idle >= KEEP_OPEN_SECONDS:
+            _retire(kept)
+        else:
+            _arm(kept, KEEP_OPEN_SECONDS - idle)
+
+
+def _arm(kept: _Kept, seconds: float) -> None:
+    kept.timer = threading.Timer(seconds, _close_if_idle, args=(kept,))
+    kept.timer.daemon = True
+    kept.timer.start()
+
+
+def _acquire(path: Path, stamp: tuple[int, int, int]) -> _Kept | None:
+    """The kept connection on this version of the file, opened if need be; None when one
+    cannot be kept (another path, or an older version still open in this process, whose
+    database instance a new connection would get)."""
+    global _kept
+    with _kept_lock:
+        kept = _kept
+        if kept is not None and (kept.path != path or kept.stamp != stamp):
+            _retire(kept)
+            kept = None
+        if kept is None:
+            with _live_lock:
+                if any(version != stamp for version in _live_versions):
+                    return None
+            con = connect(path)
+            try:
+                replaced = _stamp(path) != stamp  # replaced while opening: which file is it?
+            except WarehouseMissing:
+                replaced = True
+            if replaced:
+                con.close()
+                return None
+            kept = _kept = _Kept(path, stamp, con)
+        kept.users += 1
+        return kept
+
+
+def _release(kept: _Kept) -> None:
+    with _kept_lock:
+        kept.users -= 1
+        if kept.users:
+            return
+        kept.last_used = time.monotonic()
+        if kept.retired:
+            _close_kept(kept)
+        elif kept.timer is None:  # one timer at a time: it re-arms itself while in use
+            _arm(kept, KEEP_OPEN_SECONDS)
+
 
 @contextlib.contextmanager
 def _session(path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, tuple[int, int, int]]]:
-    """A connection plus the file version it was opened on, counted while open."""
+    """A connection plus the file version it was opened on, counted while open: a cursor of
+    the kept connection, or (when none can be kept) a connection of its own."""
     stamp = _stamp(path)
-    con = connect(path)
+    kept = _acquire(path, stamp)
+    if kept is None:
+        con = connect(path)
+    else:
+        try:
+            con = kept.con.cursor()
+            with contextlib.suppress(duckdb.CatalogException):  # as `connect` does
+                con.execute("set search_path = 'marts'")
+        except BaseException:
+            _release(kept)
+            raise
     with _live_lock:
         _live_versions[stamp] = _live_versions.get(stamp, 0) + 1
     try:
@@ -143,6 +271,8 @@ def _session(path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, tuple[int,
             _live_versions[stamp] -= 1
             if not _live_versions[stamp]:
                 del _live_versions[stamp]
+        if kept is not None:
+            _release(kept)
 
 
 def _older_version_open(stamp: tuple[int, int, int]) -> bool:
@@ -224,12 +354,21 @@ def _run(path: Path, sql: str, params: Mapping[str, Any] | None) -> pd.DataFrame
             ) from exc
 
 
-@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+# Results are kept as DataFrames (st.cache_resource) and each caller gets its own copy, cheap
+# (Arrow-backed text is shared, never copied): st.cache_data would pickle every result it stores
+# and unpickle it on every hit, a tenth of a page's time for the ~100k-row facility-stock
+# levels. The parameters are keyed by their pickle (`_params` itself is not hashed): Streamlit's
+# hasher walks a list item by item, ~25 ms for the thousand item ids of the stock page.
+@st.cache_resource(ttl=600, max_entries=512, show_spinner=False)
 def _cached_query(
-    path: str, stamp: tuple[int, int, int], sql: str, params: Mapping[str, Any] | None
+    path: str,
+    stamp: tuple[int, int, int],
+    sql: str,
+    params_key: bytes,
+    _params: Mapping[str, Any] | None,
 ) -> pd.DataFrame:
-    del stamp  # part of the cache key only
-    return _run(Path(path), sql, params)
+    del stamp, params_key  # part of the cache key only
+    return _run(Path(path), sql, _params)
 
 
 def query(
@@ -243,7 +382,8 @@ def query(
     params = dict(params) if params else None
     if not cached or _older_version_open(stamp):
         return _run(path, sql, params)  # may still see the previous build: do not cache it
-    return _cached_query(str(path), stamp, sql, params)
+    key = pickle.dumps(params, protocol=pickle.HIGHEST_PROTOCOL)
+    return _cached_query(str(path), stamp, sql, key, params).copy()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -278,6 +418,8 @@ REQUIRED_MARTS = (
     "fct_facility_stock_access",
     "fct_event_lines",
     "fct_sales",
+    "rpt_sales_monthly",
+    "rpt_non_sale_monthly",
     "fct_exceptions",
     "dim_exception_codes",
     "rpt_stock_levels",

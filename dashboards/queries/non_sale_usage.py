@@ -116,21 +116,16 @@ def non_sale_totals(facilities=(), reps=(), date_from=None, date_to=None) -> dic
 
 def non_sale_by_month(facilities=(), reps=(), date_from=None, date_to=None) -> pd.DataFrame:
     """Units, value and lines per month, facility and representative (aggregated, then the
-    representative's name joined: one per id)."""
-    lines, params = _non_sale_filtered(facilities, reps, date_from, date_to)
+    representative's name joined: one per id). Without a date range the build's monthly
+    aggregate (rpt_non_sale_monthly, same grain) is read; a date range may cut a month, so it
+    aggregates the matching lines."""
+    if date_from is None and date_to is None:
+        monthly, params = _non_sale_monthly(facilities, reps)
+    else:
+        monthly, params = _non_sale_monthly_of_lines(facilities, reps, date_from, date_to)
     return query(
         f"""
-        with monthly as (
-            select
-                date_trunc('month', u.event_date)::date as month,
-                u.facility_id,
-                u.representative_id,
-                sum(u.quantity)::bigint as units,
-                sum(u.quantity * u.unit_price) as value,
-                count(*) as lines
-            from ({lines}) as u
-            group by month, u.facility_id, u.representative_id
-        )
+        with monthly as ({monthly})
         select
             monthly.month,
             monthly.facility_id,
@@ -145,6 +140,43 @@ def non_sale_by_month(facilities=(), reps=(), date_from=None, date_to=None) -> p
         """,
         params,
     )
+
+
+def _non_sale_monthly(facilities, reps) -> tuple[str, dict[str, Any]]:
+    params = {
+        name: value
+        for name, value in _usage_params(facilities, reps, None, None).items()
+        if value is not None
+    }
+    conditions = []
+    if "facilities" in params:
+        conditions.append("list_contains($facilities::varchar[], m.facility_id)")
+    if "reps" in params:
+        conditions.append("list_contains($reps::varchar[], m.representative_id)")
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    sql = f"""
+            select m.month, m.facility_id, m.representative_id, m.units,
+                   m.stock_value as value, m.line_count as lines
+            from marts.rpt_non_sale_monthly as m
+            {where}
+    """
+    return sql, params
+
+
+def _non_sale_monthly_of_lines(facilities, reps, date_from, date_to) -> tuple[str, dict[str, Any]]:
+    lines, params = _non_sale_filtered(facilities, reps, date_from, date_to)
+    sql = f"""
+            select
+                date_trunc('month', u.event_date)::date as month,
+                u.facility_id,
+                u.representative_id,
+                sum(u.quantity)::bigint as units,
+                sum(u.quantity * u.unit_price) as value,
+                count(*) as lines
+            from ({lines}) as u
+            group by month, u.facility_id, u.representative_id
+    """
+    return sql, params
 
 
 def representatives_with_non_sale_usage() -> list[str]:

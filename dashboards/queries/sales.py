@@ -47,12 +47,12 @@ def sales_lines(
 
 
 def sales_by_month() -> pd.DataFrame:
+    """Revenue and commission per month and representative (rpt_sales_monthly: the ledger
+    aggregated by the build, not at each page load)."""
     return query(
         """
-        select date_trunc('month', sold_at)::date as month, representative_id,
-               sum(amount) as amount, sum(commission_amount) as commission_amount
-        from marts.fct_sales
-        group by all
+        select month, representative_id, amount, commission_amount
+        from marts.rpt_sales_monthly
         order by month, representative_id
         """
     )
@@ -61,8 +61,8 @@ def sales_by_month() -> pd.DataFrame:
 def sales_months() -> list[date]:
     """Months with sales-ledger lines, newest first."""
     df = query(
-        "select distinct date_trunc('month', sold_at)::date as month from marts.fct_sales "
-        "where sold_at is not null order by month desc"
+        "select distinct month from marts.rpt_sales_monthly "
+        "where month is not null order by month desc"
     )
     return [pd.Timestamp(m).date() for m in df["month"]]
 

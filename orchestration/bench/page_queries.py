@@ -23,8 +23,10 @@ from dashboards.queries import (
 
 
 def clear_cache() -> None:
-    """Forget every cached result: each call runs its SQL again, as after a rebuild."""
+    """Forget every cached result and close the kept connection: each call runs its SQL
+    again, and each page opens the warehouse once, as after a rebuild."""
     connection._cached_query.clear()
+    connection.close_kept()
 
 
 def pages() -> dict[str, Callable[[], object]]:
