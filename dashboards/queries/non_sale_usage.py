@@ -15,9 +15,9 @@ from dashboards.queries import connection
 from dashboards.queries.connection import filter_values, query, scalar_row
 
 
-def _non_sale_filtered(facilities, reps, date_from, date_to) -> tuple[str, dict[str, Any]]:
-    """The matching non-sale lines, and the query parameters. Only the filters that are set
-    are written into the query."""
+def _where(alias: str, facilities, reps, date_from, date_to) -> tuple[str, dict[str, Any]]:
+    """The `where` clause of the filters that are set (on the relation aliased ``alias``), and
+    their query parameters. Only the filters that are set are written into the query."""
     params = {
         name: value
         for name, value in _usage_params(facilities, reps, date_from, date_to).items()
@@ -25,14 +25,19 @@ def _non_sale_filtered(facilities, reps, date_from, date_to) -> tuple[str, dict[
     }
     conditions = []
     if "facilities" in params:
-        conditions.append("list_contains($facilities::varchar[], u.facility_id)")
+        conditions.append(f"list_contains($facilities::varchar[], {alias}.facility_id)")
     if "reps" in params:
-        conditions.append("list_contains($reps::varchar[], u.representative_id)")
+        conditions.append(f"list_contains($reps::varchar[], {alias}.representative_id)")
     if "date_from" in params:
-        conditions.append("u.event_date >= $date_from::date")
+        conditions.append(f"{alias}.event_date >= $date_from::date")
     if "date_to" in params:
-        conditions.append("u.event_date < $date_to::date + 1")
-    where = f"where {' and '.join(conditions)}" if conditions else ""
+        conditions.append(f"{alias}.event_date < $date_to::date + 1")
+    return (f"where {' and '.join(conditions)}" if conditions else ""), params
+
+
+def _non_sale_filtered(facilities, reps, date_from, date_to) -> tuple[str, dict[str, Any]]:
+    """The matching non-sale lines, and the query parameters."""
+    where, params = _where("u", facilities, reps, date_from, date_to)
     return f"select * from marts.fct_non_sale_usage as u {where}", params
 
 
@@ -143,17 +148,7 @@ def non_sale_by_month(facilities=(), reps=(), date_from=None, date_to=None) -> p
 
 
 def _non_sale_monthly(facilities, reps) -> tuple[str, dict[str, Any]]:
-    params = {
-        name: value
-        for name, value in _usage_params(facilities, reps, None, None).items()
-        if value is not None
-    }
-    conditions = []
-    if "facilities" in params:
-        conditions.append("list_contains($facilities::varchar[], m.facility_id)")
-    if "reps" in params:
-        conditions.append("list_contains($reps::varchar[], m.representative_id)")
-    where = f"where {' and '.join(conditions)}" if conditions else ""
+    where, params = _where("m", facilities, reps, None, None)
     sql = f"""
             select m.month, m.facility_id, m.representative_id, m.units,
                    m.stock_value as value, m.line_count as lines
