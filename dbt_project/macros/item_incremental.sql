@@ -30,6 +30,36 @@
 {%- endmacro %}
 
 
+{#- on-run-start hook (dbt_project.yml): drop the table of a tagged model that was built by an
+    older definition of it, one that was not yet item-grained (no `_through_file_id`). It is
+    derived state: dropped, it is missing, so this build derives it whole and the watermark is
+    0 (every other tagged model re-derives every item too), as for a model added since the last
+    build. Without this, the first build after such an upgrade would fail on the changed
+    columns and leave the warehouse at its previous build. -#}
+{% macro drop_outdated_item_incremental() -%}
+    {%- set statements = [] -%}
+    {%- if execute and not flags.FULL_REFRESH -%}
+        {%- for relation in item_incremental_relations() | reject('none') -%}
+            {%- set names = adapter.get_columns_in_relation(relation)
+                | map(attribute='name') | map('lower') | list -%}
+            {%- if '_through_file_id' not in names -%}
+                {%- do log('dropping ' ~ relation ~ ': built before its model was item-grained'
+                    ~ ' incremental; this build derives it whole', info=True) -%}
+                {#- the hook runs the statement; the cache learns now, so the models and the
+                    watermark of this run see the table missing -#}
+                {%- do statements.append('drop table if exists ' ~ relation) -%}
+                {%- do adapter.cache_dropped(relation) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if statements -%}
+        {#- the columns were read in a transaction on the hook's connection: commit the drops
+            in it (an uncommitted drop is rolled back when the hook's connection is released) -#}
+        {{ (statements + ['commit']) | join(';\n') }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- SQL of the watermark: the delivery every tagged model was derived through.
     - null on --full-refresh or when no tagged table exists yet: no tagged model is
       incremental in this build, each derives everything;
