@@ -59,6 +59,10 @@ def _cmd_close(args: argparse.Namespace) -> int:
     return 0
 
 
+# Options of every dashboard process (`custodia dashboard`; the tests' AppTest sets the same).
+STREAMLIT_OPTIONS = ("--runner.magicEnabled", "false")
+
+
 def streamlit_command(warehouse: Path, host: str, port: int) -> tuple[list[str], dict[str, str]]:
     """The command and environment that serve the dashboard on `warehouse` (also used by the
     browser tests, so they test what `custodia dashboard` runs)."""
@@ -84,6 +88,10 @@ def streamlit_command(warehouse: Path, host: str, port: int) -> tuple[list[str],
         "false",
         "--client.toolbarMode",
         "viewer",
+        # no "magic" (bare expressions written to the page; the pages call st.* explicitly):
+        # it re-parses each page with ast.parse on every run, and CPython 3.11 raises
+        # "AST constructor recursion depth mismatch" when two sessions' threads do that at once
+        *STREAMLIT_OPTIONS,
     ]
     return cmd, env
 

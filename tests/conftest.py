@@ -10,12 +10,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
+from streamlit import config as streamlit_config
 
 from orchestration import settings
 
 os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+# AppTest runs the pages as `custodia dashboard` does (orchestration/cli.py STREAMLIT_OPTIONS):
+# no magic, whose ast.parse of every page races in CPython 3.11 ("AST constructor recursion
+# depth mismatch", seen once in `make test`)
+streamlit_config.set_option("runner.magicEnabled", False)
 # Tests run on an ephemeral Dagster instance, never on the developer's .dagster_home.
 os.environ.pop("DAGSTER_HOME", None)
 
